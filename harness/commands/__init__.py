@@ -1,0 +1,20 @@
+"""One module per CLI subcommand.
+
+Each module exposes ``HELP`` (one line), ``configure(parser)`` which adds its
+arguments, and ``main(args) -> int``. The CLI imports a command module only when
+that command runs, so ``harness --help`` stays fast. A command whose issue has
+not landed has no module yet; the CLI says so and exits 2.
+"""
+
+# name → (module, one-line help, issue that brings it when the module is absent)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("harness.commands.run", "distil a student from a recipe, then evaluate it", "the run issue"),
+    "sweep": ("harness.commands.sweep", "run an Optuna ablation study from an ablation file", "the sweep issue"),
+    "report": ("harness.commands.report", "write paper tables and plots from runs or an ablation", "the report issue"),
+    "eval": ("harness.commands.eval", "evaluate a model on DriveBench-format data", "the evaluation issue"),
+    "ls": ("harness.commands.ls", "list registered components with one-line descriptions", "the foundation issue"),
+    "validate": ("harness.commands.validate", "check recipes without running them", "the foundation issue"),
+    "zoo": ("harness.commands.zoo", "build or list the tiny offline model zoo", "the models issue"),
+    "data": ("harness.commands.data", "build synthetic data, convert and inspect DriveBench files", "the data issue"),
+    "demo": ("harness.commands.demo", "run the embedded default end to end (what `make demo` runs)", "the demo issue"),
+}
