@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         module = _command_module(args.command)
         if module is None:
             issue = COMMANDS[args.command][2]
-            raise NotLandedError(f"harness {args.command}: not available yet; it lands with {issue}")
+            raise NotLandedError(f"not available yet; it lands with {issue}")
         return int(module.main(args) or 0)
     except HarnessError as exc:
         if debug:

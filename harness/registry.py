@@ -54,8 +54,9 @@ class Registry(Generic[T]):
     ``kind`` is the plural noun users type (``harness ls combiners``).
     """
 
-    def __init__(self, kind: str, description: str):
+    def __init__(self, kind: str, description: str, noun: str | None = None):
         self.kind = kind
+        self.noun = noun or (kind[:-1] if kind.endswith("s") else kind)  # "combiner" for messages
         self.description = description
         self._entries: dict[str, Entry[T]] = {}
 
@@ -90,7 +91,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name) -> str:
         known = ", ".join(sorted(self._entries)) or "(none registered)"
-        return f"unknown {self.kind} '{name}'{did_you_mean(name, list(self._entries))} (known: {known})"
+        return f"unknown {self.noun} '{name}'{did_you_mean(name, list(self._entries))} (known: {known})"
 
     def entry(self, name: str) -> Entry[T]:
         self.get(name)
@@ -121,7 +122,7 @@ class Registry(Generic[T]):
 
 # The registries every part of the harness plugs into. Keep this list the single
 # source of truth: `harness ls` and the docs are generated from it.
-FAMILIES: Registry = Registry("families", "model families (adapters that load a VLM and its processor)")
+FAMILIES: Registry = Registry("families", "model families (adapters that load a VLM and its processor)", noun="family")
 DATASETS: Registry = Registry("datasets", "training and evaluation data sources")
 SIGNALS: Registry = Registry("signals", "what is distilled from a teacher (attention maps, hidden states, logits)")
 MATCHINGS: Registry = Registry("matchings", "how student layers are paired with teacher layers")

@@ -1,0 +1,69 @@
+"""The Python API: what the CLI does, callable from a notebook without a subprocess.
+
+Each function here is what one ``harness`` subcommand calls; the CLI only parses
+arguments and prints. Stages whose issue has not landed raise
+:class:`~harness.errors.NotLandedError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.errors import NotLandedError
+from harness.recipe import LoadedRecipe, load_recipe
+from harness.registry import REGISTRIES, registry
+
+
+def ls(kind: str | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Registered components as ``{kind: [(name, one-line description), ...]}``."""
+    if kind is not None:
+        reg = registry(kind)
+        return {reg.kind: [(e.name, e.description) for e in reg.entries()]}
+    registry("families")  # load built-ins and plugins
+    return {k: [(e.name, e.description) for e in r.entries()] for k, r in REGISTRIES.items()}
+
+
+def validate(path: str | Path, overrides: Iterable[str] = ()) -> LoadedRecipe:
+    """Check a recipe without running it (names resolve, options fit, layer specs parse)."""
+    return load_recipe(path, overrides)
+
+
+def _landed(module: str, attr: str, issue: str):
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            raise NotLandedError(f"{attr} is not available yet; it lands with {issue}") from None
+        raise
+
+
+def run(recipe: str | Path | LoadedRecipe, overrides: Iterable[str] = (), **options: Any):
+    """Run a recipe end to end (train, then evaluate) and return its run directory."""
+    return _landed("harness.run", "run_recipe", "the run issue")(recipe, overrides=overrides, **options)
+
+
+def evaluate(*args: Any, **kwargs: Any):
+    """Evaluate a model on DriveBench-format data."""
+    return _landed("harness.eval.api", "evaluate", "the evaluation issue")(*args, **kwargs)
+
+
+def sweep(*args: Any, **kwargs: Any):
+    """Run an ablation study."""
+    return _landed("harness.sweep.study", "sweep", "the sweep issue")(*args, **kwargs)
+
+
+def report(*args: Any, **kwargs: Any):
+    """Write tables and plots from runs or an ablation."""
+    return _landed("harness.report.api", "report", "the report issue")(*args, **kwargs)
+
+
+def build_zoo(*args: Any, **kwargs: Any):
+    """Build the tiny offline model zoo."""
+    return _landed("harness.models.zoo", "build_zoo", "the models issue")(*args, **kwargs)
+
+
+def synth(*args: Any, **kwargs: Any):
+    """Generate the synthetic DriveBench-format benchmark."""
+    return _landed("harness.data.synthetic", "generate", "the data issue")(*args, **kwargs)

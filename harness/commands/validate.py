@@ -1,0 +1,36 @@
+"""`harness validate RECIPE...`: check recipes without running them; exit 0 or 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness import api
+from harness.errors import HarnessError
+
+HELP = "check recipes without running them"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe YAML files")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field, e.g. --set train.lr=1e-4 (repeatable)")
+    parser.add_argument("--print", dest="show", action="store_true", help="print each resolved recipe")
+
+
+def main(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.recipes:
+        try:
+            recipe = api.validate(path, args.overrides)
+        except HarnessError as exc:
+            print(f"harness validate: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"ok  {path}  ({recipe.name}, {recipe.hash[:8]})")
+        if args.show:
+            print(recipe.to_yaml())
+    if failed:
+        print(f"harness validate: {failed} of {len(args.recipes)} recipe(s) invalid", file=sys.stderr)
+        return 2
+    return 0

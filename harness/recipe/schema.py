@@ -1,0 +1,219 @@
+"""The recipe schema: what a recipe may say, with defaults and one-line docs.
+
+Recipes are plain data. This module only describes their shape; registry names
+and component options are checked afterwards by :mod:`harness.recipe.components`
+against what is actually registered, so a plugin's options are validated the same
+way as a built-in's. docs/recipes.md is generated from these classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.data.types import CAPABILITIES
+
+
+class Strict(BaseModel):
+    """A block whose unknown keys are errors (so a typo never passes silently)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Component(BaseModel):
+    """A registered component by ``name`` plus its options (checked against its signature).
+
+    Written either as a bare name (``loss: mse``) or as a mapping
+    (``loss: {name: kl, temperature: 2.0}``).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="registered name of the component")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value}
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ModelSpec(Strict):
+    """A model: a family plus exactly one of ``scale``, ``path`` or ``zoo``."""
+
+    family: str = Field(description="registered family, e.g. internvl3 or qwen2_5_vl (`harness ls families`)")
+    scale: Optional[str] = Field(None, description="a scale of the family's table (e.g. 1b, 8b); loads its hub id")
+    path: Optional[str] = Field(None, description="a local Hugging Face folder with the weights")
+    zoo: Optional[str] = Field(None, description="a tiny offline zoo model of this family (e.g. student, teacher_s)")
+    init: Literal["pretrained", "random"] = Field(
+        "pretrained", description="random: the real architecture with random weights (benchmarks; no download)"
+    )
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field("float32", description="weights' dtype")
+    trust_remote_code: bool = Field(False, description="allow the checkpoint's own code (off unless set)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ModelSpec":
+        given = [k for k in ("scale", "path", "zoo") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'scale', 'path' or 'zoo'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+class SFTSpec(Strict):
+    """Supervised fine-tuning of a tiny-zoo teacher before it teaches (cached by content hash)."""
+
+    epochs: int = Field(1, ge=1, description="passes over the training split")
+    max_steps: Optional[int] = Field(None, ge=1, description="stop after this many optimizer steps")
+    lr: float = Field(1e-3, gt=0, description="AdamW learning rate")
+    batch_size: int = Field(8, ge=1, description="samples per optimizer step")
+
+
+class TeacherSpec(ModelSpec):
+    """A frozen teacher; tiny-zoo teachers may first be fine-tuned (``sft``)."""
+
+    sft: Optional[SFTSpec] = Field(None, description="fine-tune this teacher on the training split first")
+
+
+class SignalSpec(Strict):
+    """What a teacher objective distils: an attention map (or hidden states / logits) of some layers."""
+
+    type: str = Field(description="registered signal: text_to_vision, full, … (`harness ls signals`)")
+    layers: Any = Field("first", description="layer spec: first, penultimate, last, an int, a list or {start, end}")
+    matching: str = Field("none", description="student↔teacher layer matching: none, group, uniform, pairs")
+    pairs: Optional[list[tuple[int, int]]] = Field(None, description="explicit [student, teacher] layer pairs (matching: pairs)")
+    heads: Literal["mean"] = Field("mean", description="how heads are reduced (student and teacher head counts may differ)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attention_alias(cls, value: Any) -> Any:
+        # `attention: full` reads better in a recipe than `type: full`; both are accepted.
+        if isinstance(value, dict) and "attention" in value:
+            value = dict(value)
+            if "type" in value:
+                raise ValueError("give either 'attention' or 'type', not both")
+            value["type"] = value.pop("attention")
+        return value
+
+    @model_validator(mode="after")
+    def _pairs_need_matching(self) -> "SignalSpec":
+        if self.matching == "pairs" and not self.pairs:
+            raise ValueError("matching 'pairs' needs a 'pairs' list of [student, teacher] layers")
+        if self.pairs and self.matching != "pairs":
+            raise ValueError("'pairs' is only used with matching: pairs")
+        return self
+
+
+class ObjectiveSpec(Strict):
+    """One objective: ``ce`` (the hard-label loss) or a teacher signal with its loss."""
+
+    weight: float = Field(1.0, ge=0, description="static weight of this objective")
+    teacher: Optional[str] = Field(None, description="key in `teachers`")
+    signal: Optional[SignalSpec] = Field(None, description="what to distil from the teacher")
+    loss: Optional[Component] = Field(None, description="registered loss (`harness ls losses`)")
+    capability: Optional[str] = Field(
+        None, description="capability whose mixing column scales this objective (default: the objective's name)"
+    )
+
+
+class DataSpec(Strict):
+    """Training and evaluation data: registered datasets with their options."""
+
+    train: Optional[Component] = Field(None, description="training dataset (`harness ls datasets`)")
+    eval: Optional[Component] = Field(None, description="evaluation dataset (DriveBench format)")
+
+
+class TrainSpec(Strict):
+    """Optimiser, schedule and loop settings (Drive-KD's code defaults)."""
+
+    epochs: int = Field(1, ge=1, description="passes over the training data")
+    max_steps: Optional[int] = Field(None, ge=1, description="stop after this many optimizer steps")
+    lr: float = Field(5e-5, gt=0, description="AdamW learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    batch_size: int = Field(1, ge=1, description="samples per micro-batch")
+    grad_accum: int = Field(4, ge=1, description="micro-batches per optimizer step")
+    schedule: Literal["constant", "linear", "cosine"] = Field("linear", description="learning-rate schedule")
+    warmup_ratio: float = Field(0.0, ge=0, le=1, description="fraction of steps of linear warm-up")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision")
+    max_grad_norm: Optional[float] = Field(None, gt=0, description="clip the combined gradient's norm")
+    combine_per: Literal["micro_batch", "step"] = Field(
+        "micro_batch", description="combine gradients per micro-batch (official) or per optimizer step"
+    )
+    checkpoint_every: int = Field(0, ge=0, description="optimizer steps between checkpoints (0: only at the end)")
+    nan_policy: Literal["error", "skip"] = Field("error", description="on NaN/Inf in an objective: stop, or skip the step")
+    log_every: int = Field(1, ge=1, description="optimizer steps between metrics.jsonl lines")
+
+
+class CacheSpec(Strict):
+    """Where teacher targets come from."""
+
+    mode: Literal["disk", "live"] = Field("disk", description="disk: computed once and reused; live: on the fly")
+    dir: Optional[str] = Field(None, description="cache folder (default: under the harness cache)")
+
+
+class EvalSpec(Strict):
+    """Evaluation after training."""
+
+    enabled: bool = Field(True, description="evaluate the trained student")
+    settings: list[str] = Field(["clean"], description="clean, text_only, or corruption setting names")
+    judge: Component = Field(Component(name="rubric"), description="registered judge (`harness ls judges`)")
+    batch_size: int = Field(8, ge=1, description="generation batch size")
+    max_new_tokens: int = Field(64, ge=1, description="generation length limit")
+    max_items: Optional[int] = Field(None, ge=1, description="evaluate only the first N items")
+
+
+DEFAULT_MIXING: dict[str, dict[str, float]] = {
+    row: {col: (0.8 if col == row else 0.1) for col in CAPABILITIES} for row in CAPABILITIES
+}
+
+
+class Recipe(Strict):
+    """A whole run: models, data, objectives, how their gradients combine, training, evaluation."""
+
+    name: str = Field(description="names the run directory results/runs/<name>/")
+    description: str = Field("", description="free text (not hashed)")
+    seed: int = Field(42, description="seed for python, numpy, torch and the combiner's generator")
+    student: ModelSpec = Field(description="the model being trained")
+    teachers: dict[str, TeacherSpec] = Field({}, description="frozen teachers by key")
+    data: DataSpec = Field(DataSpec(), description="training and evaluation data")
+    objectives: dict[str, ObjectiveSpec] = Field(
+        {"ce": ObjectiveSpec()}, description="objectives by name; `ce` is the hard-label loss"
+    )
+    mixing: Optional[dict[str, dict[str, float]]] = Field(
+        None,
+        description="capability mixing matrix: sample capability → objective capability → factor "
+        "(default: Drive-KD's 0.8 own / 0.1 others when teacher objectives exist)",
+    )
+    combiner: Component = Field(Component(name="sum"), description="gradient combiner (`harness ls combiners`)")
+    reweighting: Optional[Component] = Field(None, description="online objective reweighting (`harness ls reweightings`)")
+    train: TrainSpec = Field(TrainSpec(), description="optimiser and loop")
+    cache: CacheSpec = Field(CacheSpec(), description="teacher-target cache")
+    eval: EvalSpec = Field(EvalSpec(), description="evaluation after training")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if not value or any(ch in value for ch in "/\\ \t\n") or value.startswith("."):
+            raise ValueError(f"'{value}' is not usable as a folder name (no spaces, slashes or leading dot)")
+        return value
+
+    @field_validator("mixing")
+    @classmethod
+    def _mixing_keys(cls, value):
+        if value is None:
+            return value
+        for row, cols in value.items():
+            if row not in CAPABILITIES:
+                raise ValueError(f"mixing row '{row}' is not a capability ({', '.join(CAPABILITIES)})")
+            for col, factor in cols.items():
+                if factor < 0:
+                    raise ValueError(f"mixing.{row}.{col} must be >= 0")
+        return value
