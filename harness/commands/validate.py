@@ -30,7 +30,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"ok  {path}  ({recipe.name}, {recipe.hash[:8]})")
         if args.show:
             print(recipe.to_yaml())
-    if failed:
+    if failed and len(args.recipes) > 1:
         print(f"harness validate: {failed} of {len(args.recipes)} recipe(s) invalid", file=sys.stderr)
-        return 2
-    return 0
+    return 2 if failed else 0

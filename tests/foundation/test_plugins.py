@@ -1,0 +1,45 @@
+"""Third-party components register through the `harness.plugins` entry-point group."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+
+def make_plugin(root):
+    (root / "harness_demo_plugin.py").write_text(textwrap.dedent('''
+        from harness.registry import COMBINERS
+
+        @COMBINERS.register("halve_all")
+        class HalveAll:
+            """Every objective gets weight one half (a plugin example)."""
+
+            def __init__(self, factor: float = 0.5):
+                self.factor = factor
+    '''))
+    dist = root / "harness_demo_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: harness-demo-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[harness.plugins]\ndemo = harness_demo_plugin\n")
+
+
+def harness(root, *args):
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=env)
+
+
+def test_plugin_components_are_listed(tmp_path):
+    make_plugin(tmp_path)
+    proc = harness(tmp_path, "ls", "combiners")
+    assert proc.returncode == 0, proc.stderr
+    assert "halve_all" in proc.stdout
+    assert "Every objective gets weight one half (a plugin example)." in proc.stdout
+
+
+def test_a_broken_plugin_is_named_in_one_line(tmp_path):
+    make_plugin(tmp_path)
+    (tmp_path / "harness_demo_plugin.py").write_text("raise RuntimeError('boom')\n")
+    proc = harness(tmp_path, "ls")
+    assert proc.returncode == 2
+    assert "plugin 'demo'" in proc.stderr and "boom" in proc.stderr
+    assert "Traceback" not in proc.stderr
