@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml scripts/install.sh
 # The test command (CI runs exactly this through .ci/run). pytest exits 5 when it
 # collects no tests, which fails this target like any other failure.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but @pytest.mark.slow, for quick local iterations.
 test-fast: install
