@@ -1,0 +1,151 @@
+"""On-disk storage of teacher targets: safetensors shards plus a JSON index.
+
+The store is content-addressed: its folder is named by a hash of everything the
+targets depend on (teacher weights, data, prompt template, signal), so every
+epoch, seed and sweep trial that shares them reads the same files. A store is
+built in a temporary folder and renamed into place when complete; a lock file
+keeps two processes from building the same store at once (the second waits and
+then reads). Targets are float16, as head-mean attention maps need no more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+INDEX = "index.json"
+
+
+class TargetStoreWriter:
+    """Appends per-sample target tensors, flushing a shard every ``shard_samples`` samples."""
+
+    def __init__(self, final_dir: Path, *, shard_samples: int = 256, meta: dict | None = None):
+        self.final_dir = Path(final_dir)
+        self.final_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.", dir=self.final_dir.parent))
+        self.shard_samples = shard_samples
+        self.meta = meta or {}
+        self.entries: dict[str, str] = {}
+        self.buffer: dict[str, torch.Tensor] = {}
+        self.buffered: list[str] = []
+        self.shards = 0
+        self.bytes = 0
+
+    def add(self, sample_id: str, targets: dict[str, torch.Tensor]) -> None:
+        if sample_id in self.entries or sample_id in self.buffered:
+            raise ValueError(f"sample '{sample_id}' was already stored")
+        for name, tensor in targets.items():
+            if "/" in name:
+                raise ValueError(f"target name '{name}' may not contain '/'")
+            t = tensor.detach().to("cpu", torch.float16).contiguous()
+            self.buffer[f"{sample_id}/{name}"] = t
+            self.bytes += t.numel() * t.element_size()
+        self.buffered.append(sample_id)
+        if len(self.buffered) >= self.shard_samples:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffered:
+            return
+        shard = f"shard-{self.shards:05d}.safetensors"
+        save_file(self.buffer, str(self.tmp / shard))
+        for sid in self.buffered:
+            self.entries[sid] = shard
+        self.shards += 1
+        self.buffer, self.buffered = {}, []
+
+    def commit(self) -> Path:
+        """Write the index and move the finished store into place."""
+        self._flush()
+        index = {"entries": self.entries, "shards": self.shards, "bytes": self.bytes, "meta": self.meta}
+        (self.tmp / INDEX).write_text(json.dumps(index, sort_keys=True))
+        if self.final_dir.exists():  # someone else finished first: theirs is identical by construction
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.final_dir)
+        return self.final_dir
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class TargetStore:
+    """Read access to a committed store."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        index = json.loads((self.path / INDEX).read_text())
+        self.entries: dict[str, str] = index["entries"]
+        self.meta: dict = index.get("meta", {})
+        self.bytes: int = index.get("bytes", 0)
+        self._handles: dict[str, object] = {}
+
+    def __contains__(self, sample_id: str) -> bool:
+        return sample_id in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, sample_id: str) -> dict[str, torch.Tensor]:
+        shard = self.entries[sample_id]
+        handle = self._handles.get(shard)
+        if handle is None:
+            handle = self._handles[shard] = safe_open(str(self.path / shard), framework="pt")
+        prefix = f"{sample_id}/"
+        return {k[len(prefix):]: handle.get_tensor(k) for k in handle.keys() if k.startswith(prefix)}
+
+    def ids(self) -> Iterator[str]:
+        return iter(self.entries)
+
+
+def is_complete(path: Path) -> bool:
+    return (Path(path) / INDEX).exists()
+
+
+class BuildLock:
+    """An exclusive lock file next to the store; stale locks (dead owner) are taken over."""
+
+    def __init__(self, path: Path, poll: float = 0.5):
+        self.path = Path(str(path) + ".lock")
+        self.poll = poll
+
+    def __enter__(self) -> "BuildLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                return self
+            except FileExistsError:
+                if self._stale():
+                    self.path.unlink(missing_ok=True)
+                    continue
+                time.sleep(self.poll)
+
+    def _stale(self) -> bool:
+        try:
+            pid = int(self.path.read_text() or "0")
+        except (OSError, ValueError):
+            return False
+        if pid <= 0:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
