@@ -41,7 +41,7 @@ def _landed(module: str, attr: str, issue: str):
 
 def run(recipe: str | Path | LoadedRecipe, overrides: Iterable[str] = (), **options: Any):
     """Run a recipe end to end (train, then evaluate) and return its run directory."""
-    return _landed("harness.run", "run_recipe", "the run issue")(recipe, overrides=overrides, **options)
+    return _landed("harness.runner", "run_recipe", "the run issue")(recipe, overrides=overrides, **options)
 
 
 def evaluate(*args: Any, **kwargs: Any):

@@ -82,3 +82,38 @@ class GradNormReweighting:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.logits = dict(state.get("logits", {}))
+
+
+class ReweightedCombiner:
+    """A combiner behind an online reweighting: it sees D G D and its weights are mapped back.
+
+    The static proportions are the recipe's objective weights; the multipliers are
+    updated from each Gramian before the inner combiner runs.
+    """
+
+    def __init__(self, inner, reweighting: GradNormReweighting, proportions: dict[str, float]):
+        self.inner = inner
+        self.reweighting = reweighting
+        self.proportions = dict(proportions)
+        self.name = f"{getattr(inner, 'name', 'combiner')}+{type(reweighting).__name__}"
+        self.needs_gramian = True  # the multipliers come from the gradient norms
+        self.last_multipliers: torch.Tensor | None = None
+
+    def static_weights(self, names):  # pragma: no cover - never used: needs_gramian is True
+        return self.inner.static_weights(names)
+
+    def __call__(self, gramian: torch.Tensor, names, generator=None) -> torch.Tensor:
+        names = list(names)
+        gramian = torch.as_tensor(gramian, dtype=torch.float64)
+        if not bool(torch.isfinite(gramian).all()):
+            return torch.ones(len(names), dtype=torch.float64)
+        m = self.reweighting.update(gramian, names, [self.proportions.get(n, 1.0) for n in names])
+        self.last_multipliers = m
+        return self.inner(self.reweighting.apply(gramian, m), names, generator) * m
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"inner": self.inner.state_dict(), "reweighting": self.reweighting.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state.get("inner", {}))
+        self.reweighting.load_state_dict(state.get("reweighting", {}))

@@ -1,0 +1,91 @@
+"""Content identities: what a cached artefact depends on, as a short hash.
+
+The teacher-target cache and the fine-tuned-teacher cache are keyed by the
+content they depend on, never by names: two recipes that share a teacher's
+weights, the data and the signal share the cache, and a change to any of them
+misses it. Weights are hashed by their bytes (large files by size plus sampled
+blocks, so an 8B checkpoint is not read whole), data by each sample's text and its
+images' size and modification time, prompts by the chat template and image size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.data.types import TrainSample
+
+FULL_HASH_LIMIT = 256 << 20  # files above this are hashed by size + sampled blocks
+BLOCK = 1 << 20
+TARGETS_VERSION = "targets-v1"  # bump when the stored layout of targets changes
+
+
+def digest(obj: Any) -> str:
+    """sha256 of a JSON-serialisable object (sorted keys)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with open(path, "rb") as handle:
+        if size <= FULL_HASH_LIMIT:
+            for chunk in iter(lambda: handle.read(BLOCK), b""):
+                h.update(chunk)
+        else:
+            for offset in range(0, size, max(BLOCK, size // 64)):
+                handle.seek(offset)
+                h.update(handle.read(BLOCK))
+    return h.hexdigest()
+
+
+def folder_digest(folder: str | os.PathLike) -> str:
+    """Hash of a model folder's config and weight files."""
+    folder = Path(folder)
+    parts = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja"):
+            parts.append((str(path.relative_to(folder)), file_digest(path)))
+    return digest(parts)
+
+
+def model_identity(loaded, seed: int | None = None) -> str:
+    """Identity of a loaded model: its folder's content, or the architecture + seed for random init."""
+    source = getattr(loaded, "source", None)
+    folder = getattr(loaded.model, "name_or_path", None) or getattr(loaded.model.config, "_name_or_path", None)
+    if source is not None and source.init == "random":
+        return digest({"family": source.family, "scale": source.scale, "init": "random", "seed": seed})
+    if folder and Path(folder).is_dir():
+        return folder_digest(folder)
+    return digest({"name": loaded.name, "config": loaded.model.config.to_json_string()})
+
+
+def samples_identity(samples: Iterable[TrainSample]) -> str:
+    """Identity of training data: ids, text, capability and each image's size and mtime."""
+    h = hashlib.sha256()
+    for s in samples:
+        images = []
+        for p in s.images:
+            try:
+                st = os.stat(p)
+                images.append((p, st.st_size, st.st_mtime_ns))
+            except OSError:
+                images.append((p, None, None))
+        h.update(json.dumps([s.id, s.question, s.answer, s.capability, images], default=str).encode("utf-8"))
+    return h.hexdigest()
+
+
+def template_identity(loaded) -> str:
+    """Identity of how a sample becomes tokens: family, chat template, image side, vocabulary."""
+    processor = loaded.processor
+    template = getattr(processor, "chat_template", None) or getattr(loaded.tokenizer, "chat_template", None)
+    return digest({
+        "family": loaded.family,
+        "template": template,
+        "image_side": loaded.image_side,
+        "vocab": len(loaded.tokenizer),
+    })

@@ -1,0 +1,224 @@
+"""The distillation loop: micro-batches → objectives → combined gradient → AdamW step.
+
+One optimizer step = ``grad_accum`` micro-batches of ``batch_size`` samples (per
+process). Each micro-batch's objectives go to the per-objective gradient engine
+(:class:`harness.combine.gradients.CombinedBackward`), which writes the combined
+gradient into ``.grad``; then clipping, the optimizer and the schedule step.
+
+Determinism and resume: the sample order of epoch ``e`` is a permutation seeded by
+``(seed, e)``, so the loop can jump to any step; checkpoints hold the weights, the
+optimizer, the schedule, every RNG state and the engine's (combiner's) state, so a
+resumed run reaches the same weights as one never interrupted.
+
+Distributed (``accelerate launch``): the student is not wrapped in DDP; each rank
+takes every ``world``-th micro-batch and the engine averages per-objective
+gradients across ranks before the Gramian, so all ranks apply the same update.
+
+Non-finite objectives stop the run with an error naming the objective and the
+step, or (``nan_policy: skip``) drop the whole step and count it; never zeroed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.combine.gradients import CombinedBackward
+from harness.data.collate import collate_train
+from harness.data.types import TrainSample
+from harness.errors import HarnessError
+from harness.train.checkpoint import clean_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint
+from harness.train.schedule import make_scheduler
+from harness.train.seeding import rng_state, set_rng_state
+
+
+class NonFiniteObjective(HarnessError):
+    """An objective became NaN or Inf (the message names it and the step)."""
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    skipped_steps: int
+    seconds: float
+    last_losses: dict[str, float] = field(default_factory=dict)
+    resumed_from: int | None = None
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The sample order of one epoch (a seeded permutation)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
+class Trainer:
+    """Trains ``student`` on ``samples`` with the objectives and combiner of a recipe."""
+
+    def __init__(
+        self,
+        *,
+        student,
+        objectives,
+        targets,
+        samples: Sequence[TrainSample],
+        train_spec,
+        combiner,
+        generator: torch.Generator,
+        seed: int,
+        run=None,
+        progress: bool = True,
+        rank: int = 0,
+        world: int = 1,
+        log: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.student = student
+        self.objectives = objectives
+        self.targets = targets
+        self.samples = list(samples)
+        self.spec = train_spec
+        self.seed = seed
+        self.run = run
+        self.progress = progress and rank == 0
+        self.rank, self.world = rank, world
+        self.log = log or (run.log if run is not None and rank == 0 else None)
+        self.generator = generator
+        self.params = [p for p in student.model.parameters() if p.requires_grad] + objectives.extra_parameters()
+        self.engine = CombinedBackward(self.params, combiner, generator=generator, combine_per=train_spec.combine_per)
+        self.optimizer = torch.optim.AdamW(self.params, lr=train_spec.lr, weight_decay=train_spec.weight_decay)
+        self.steps_per_epoch = max(1, math.ceil(self.micro_batches_per_epoch() / train_spec.grad_accum))
+        total = self.steps_per_epoch * train_spec.epochs
+        self.total_steps = min(total, train_spec.max_steps) if train_spec.max_steps else total
+        self.scheduler = make_scheduler(self.optimizer, train_spec.schedule, self.total_steps, train_spec.warmup_ratio)
+        self.step = 0
+        self.skipped = 0
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train_spec.precision)
+
+    # -- data --------------------------------------------------------------------------
+
+    def micro_batches_per_epoch(self) -> int:
+        per_rank = math.ceil(len(self.samples) / self.spec.batch_size)
+        return max(1, math.ceil(per_rank / self.world))
+
+    def micro_batches(self, epoch: int) -> list[list[TrainSample]]:
+        """This rank's micro-batches of one epoch, in order."""
+        order = epoch_order(len(self.samples), self.seed, epoch)
+        b = self.spec.batch_size
+        chunks = [order[i : i + b] for i in range(0, len(order), b)]
+        mine = chunks[self.rank :: self.world]
+        return [[self.samples[i] for i in chunk] for chunk in mine]
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "skipped": self.skipped,
+            "model": {k: v.detach().clone() for k, v in self.student.model.state_dict().items()},
+            "extra": [p.detach().clone() for p in self.objectives.extra_parameters()],
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "engine": self.engine.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.student.model.load_state_dict(state["model"])
+        with torch.no_grad():
+            for p, saved in zip(self.objectives.extra_parameters(), state.get("extra", [])):
+                p.copy_(saved)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.engine.load_state_dict(state["engine"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self.skipped = int(state.get("skipped", 0))
+
+    def resume(self) -> int | None:
+        """Load the newest checkpoint of the run, if any; returns its step."""
+        if self.run is None:
+            return None
+        clean_temporaries(self.run.path)
+        found = latest_checkpoint(self.run.path)
+        if found is None:
+            return None
+        self.load_state(load_checkpoint(found))
+        return self.step
+
+    def checkpoint(self) -> None:
+        if self.run is not None and self.rank == 0:
+            save_checkpoint(self.run.path, self.step, self.state())
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def train(self, *, resume: bool = False) -> TrainResult:
+        resumed_from = self.resume() if resume else None
+        self.student.model.train()
+        device = next(self.student.model.parameters()).device
+        start = time.perf_counter()
+        last: dict[str, float] = {}
+        bar = tqdm(total=self.total_steps, initial=self.step, desc="distil", unit="step", disable=not self.progress)
+        while self.step < self.total_steps:
+            epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
+            batches = self.micro_batches(epoch)
+            accum = self.spec.grad_accum
+            group = batches[in_epoch * accum : (in_epoch + 1) * accum]
+            last = self.optimizer_step(group, device)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(last.items())[:4]})
+            if self.spec.checkpoint_every and self.step % self.spec.checkpoint_every == 0 and self.step < self.total_steps:
+                self.checkpoint()
+        bar.close()
+        return TrainResult(self.step, self.skipped, time.perf_counter() - start, last, resumed_from)
+
+    def optimizer_step(self, group: list[list[TrainSample]], device) -> dict[str, float]:
+        """One optimizer step over a group of micro-batches; returns the mean objective values."""
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        skip = False
+        for micro, samples in enumerate(group):
+            batch = collate_train(samples, self.student).to(device)
+            targets = self.targets.for_batch(samples, batch)
+            with torch.autocast(device_type=device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
+                outputs = self.objectives.forward_student(batch)
+                losses = self.objectives.losses(outputs, batch, targets)
+            bad = [name for name, value in losses.items() if not bool(torch.isfinite(value.detach()).all())]
+            if bad:
+                value = float(losses[bad[0]].detach())
+                message = f"objective '{bad[0]}' is {value} at step {self.step + 1} (micro-batch {micro + 1})"
+                if self.spec.nan_policy == "error":
+                    raise NonFiniteObjective(message)
+                skip = True
+                if self.log is not None:
+                    self.log({"step": self.step + 1, "skipped": True, "reason": message})
+                break
+            self.engine.backward(losses)
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+        records = self.engine.finish()
+        if skip:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped += 1
+            self.step += 1
+            self.scheduler.step()
+            return {}
+        grad_norm = None
+        if self.spec.max_grad_norm:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.spec.max_grad_norm))
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        means = {k: v / max(1, len(group)) for k, v in sums.items()}
+        if self.log is not None and (self.step % self.spec.log_every == 0 or self.step == self.total_steps):
+            record: dict[str, Any] = {"step": self.step, "lr": lr, "loss": means}
+            if grad_norm is not None:
+                record["grad_norm"] = grad_norm
+            if records:
+                record["combine"] = records[-1].diagnostics()
+            self.log(record)
+        return means

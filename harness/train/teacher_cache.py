@@ -1,0 +1,230 @@
+"""Teacher targets for the distillation objectives: cached on disk, or computed live.
+
+``TeacherCache`` turns the teachers into per-objective targets (the head-mean maps
+of the matched teacher-layer groups, hidden states or logits). In ``disk`` mode
+each objective's targets for the whole training set are computed once, keyed by a
+hash of (teacher weights, data, prompt template, signal), stored as float16
+safetensors shards, and reused by every epoch, seed and sweep trial with the same
+key; the expected size is printed before building. In ``live`` mode targets are
+computed per batch, for data too large to store. Both paths produce identical
+tensors up to float16 rounding of the stored copy (a test checks the losses).
+
+Targets are stored per sample trimmed to that sample's own length (training
+batches are right-padded), and padded back to the student batch's length on read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.data.collate import collate_train
+from harness.data.types import TrainSample
+from harness.errors import HarnessError
+from harness.paths import cache_dir
+from harness.signals import AttentionCapture, check_same_layout, hidden_states_of, teacher_targets
+from harness.train.identity import TARGETS_VERSION, digest
+from harness.train.objectives import DistillObjective, ObjectiveSet
+from harness.train.target_store import BuildLock, TargetStore, TargetStoreWriter, is_complete
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+class TeacherCache:
+    """Per-batch teacher targets for every distillation objective of a run."""
+
+    def __init__(
+        self,
+        objectives: ObjectiveSet,
+        teachers: Mapping[str, object],
+        *,
+        teacher_ids: Mapping[str, str],
+        data_id: str,
+        template_id: str,
+        mode: str = "disk",
+        root: str | Path | None = None,
+        batch_size: int = 8,
+        progress: bool = True,
+    ):
+        if mode not in ("disk", "live"):
+            raise HarnessError(f"cache.mode '{mode}' is not one of disk, live")
+        self.objectives = objectives
+        self.teachers = teachers
+        self.mode = mode
+        self.root = Path(root) if root else cache_dir() / "targets"
+        self.batch_size = batch_size
+        self.progress = progress
+        self.keys = {
+            d.name: digest({
+                "version": TARGETS_VERSION,
+                "teacher": teacher_ids[d.teacher],
+                "data": data_id,
+                "template": template_id,
+                "signal": d.describe(),
+            })
+            for d in objectives.distill
+        }
+        self.stores: dict[str, TargetStore] = {}
+        self.teacher_seconds = 0.0  # time spent in teacher forwards (benchmarks read it)
+        self.teacher_forwards = 0
+
+    # -- building ----------------------------------------------------------------------
+
+    def path(self, objective: str) -> Path:
+        return self.root / self.keys[objective][:24]
+
+    def prepare(self, samples: Sequence[TrainSample]) -> None:
+        """In disk mode, build every missing store (one teacher pass serves all its objectives)."""
+        if self.mode == "live" or not self.objectives.distill:
+            return
+        missing: dict[str, list[DistillObjective]] = defaultdict(list)
+        for d in self.objectives.distill:
+            if is_complete(self.path(d.name)):
+                continue
+            missing[d.teacher].append(d)
+        for teacher_key, objs in missing.items():
+            paths = [self.path(d.name) for d in objs]
+            with BuildLock(self.root / f"build-{teacher_key}-{self.keys[objs[0].name][:12]}"):
+                todo = [d for d, p in zip(objs, paths) if not is_complete(p)]
+                if todo:  # another process may have built them while we waited
+                    self._build(teacher_key, todo, samples)
+        for d in self.objectives.distill:
+            self.stores[d.name] = TargetStore(self.path(d.name))
+
+    def _build(self, teacher_key: str, objs: list[DistillObjective], samples: Sequence[TrainSample]) -> None:
+        teacher = self.teachers[teacher_key]
+        probe = samples[: min(len(samples), self.batch_size)]
+        probe_targets, probe_batch = self.compute(teacher_key, objs, probe)
+        per_sample = sum(_stored_bytes(probe_targets[d.name], probe_batch, d.needs) for d in objs) / max(1, len(probe))
+        names = ", ".join(d.name for d in objs)
+        print(
+            f"teacher cache: {teacher.name} → {names}: ≈{human_bytes(per_sample * len(samples))} "
+            f"for {len(samples)} samples (float16) under {self.root}",
+            flush=True,
+        )
+        writers = {d.name: TargetStoreWriter(self.path(d.name), meta={"objective": d.name, "teacher": teacher.name, **d.describe()}) for d in objs}
+        try:
+            bar = tqdm(total=len(samples), desc=f"teacher targets ({teacher.name})", unit="sample", disable=not self.progress)
+            for start in range(0, len(samples), self.batch_size):
+                chunk = samples[start : start + self.batch_size]
+                if start == 0:
+                    targets, tb = probe_targets, probe_batch
+                else:
+                    targets, tb = self.compute(teacher_key, objs, chunk)
+                lengths = tb.attention_mask.sum(dim=1).tolist()
+                for i, sample in enumerate(chunk):
+                    n = int(lengths[i])
+                    for d in objs:
+                        writers[d.name].add(sample.id, {f"t{j}": _trim(t[i], n, d.needs) for j, t in enumerate(targets[d.name])})
+                bar.update(len(chunk))
+            bar.close()
+            for w in writers.values():
+                w.commit()
+        except BaseException:
+            for w in writers.values():
+                w.abort()
+            raise
+
+    # -- computing ---------------------------------------------------------------------
+
+    def compute(self, teacher_key: str, objs: Sequence[DistillObjective], samples: Sequence[TrainSample], student_batch=None):
+        """Run one teacher on ``samples``: (targets by objective, the teacher's batch)."""
+        teacher = self.teachers[teacher_key]
+        tb = collate_train(samples, teacher)
+        if student_batch is not None:
+            check_same_layout(self.objectives.student.name, teacher.name, student_batch, tb)
+        attention_layers = sorted({l for d in objs if d.needs == "attention" for l in d.plan.teacher_layers})
+        hidden_layers = sorted({l for d in objs if d.needs == "hidden" for l in d.plan.teacher_layers})
+        device = next(teacher.model.parameters()).device
+        tb = tb.to(device)
+        start = time.perf_counter()
+        with torch.no_grad(), AttentionCapture(teacher, attention_layers, grad=False) as cap:
+            out = teacher.model(**tb.model_inputs(), output_hidden_states=bool(hidden_layers))
+        self.teacher_seconds += time.perf_counter() - start
+        self.teacher_forwards += 1
+        hidden = hidden_states_of(out, hidden_layers) if hidden_layers else {}
+        targets = {}
+        for d in objs:
+            if d.needs == "attention":
+                targets[d.name] = teacher_targets(d.plan, cap.maps)
+            elif d.needs == "hidden":
+                targets[d.name] = teacher_targets(d.plan, hidden)
+            else:
+                targets[d.name] = [out.logits.detach()]
+        return targets, tb
+
+    # -- reading -----------------------------------------------------------------------
+
+    def for_batch(self, samples: Sequence[TrainSample], student_batch) -> dict[str, list[torch.Tensor]]:
+        """Targets of every objective for one student batch, padded to its length."""
+        if not self.objectives.distill:
+            return {}
+        if self.mode == "live":
+            by_teacher: dict[str, list[DistillObjective]] = defaultdict(list)
+            for d in self.objectives.distill:
+                by_teacher[d.teacher].append(d)
+            out: dict[str, list[torch.Tensor]] = {}
+            for key, objs in by_teacher.items():
+                targets, _ = self.compute(key, objs, samples, student_batch)
+                out.update(targets)
+            return out
+        seq = student_batch.input_ids.shape[1]
+        lengths = student_batch.attention_mask.sum(dim=1).tolist()
+        out = {}
+        for d in self.objectives.distill:
+            store = self.stores[d.name]
+            rows: list[list[torch.Tensor]] = []
+            for i, sample in enumerate(samples):
+                if sample.id not in store:
+                    raise HarnessError(f"teacher cache {store.path}: no targets for sample '{sample.id}' (rebuild the cache)")
+                stored = store.get(sample.id)
+                row = [stored[f"t{j}"] for j in range(len(stored))]
+                n = int(lengths[i])
+                if row and row[0].shape[0] != n:
+                    raise HarnessError(
+                        f"teacher cache: sample '{sample.id}' has {row[0].shape[0]} tokens for teacher "
+                        f"{self.teachers[d.teacher].name} but {n} for student {self.objectives.student.name}; "
+                        "the token layouts differ"
+                    )
+                rows.append([_pad(t.float(), seq, d.needs) for t in row])
+            out[d.name] = [torch.stack([r[j] for r in rows]) for j in range(len(rows[0]))]
+        return out
+
+
+def _trim(t: torch.Tensor, n: int, needs: str) -> torch.Tensor:
+    return t[:n, :n] if needs == "attention" else t[:n]
+
+
+def _pad(t: torch.Tensor, seq: int, needs: str) -> torch.Tensor:
+    n = t.shape[0]
+    if n == seq:
+        return t
+    if needs == "attention":
+        out = t.new_zeros(seq, seq)
+        out[:n, :n] = t
+        return out
+    out = t.new_zeros((seq, *t.shape[1:]))
+    out[:n] = t
+    return out
+
+
+def _stored_bytes(targets: list[torch.Tensor], batch, needs: str) -> float:
+    lengths = batch.attention_mask.sum(dim=1).float()
+    total = 0.0
+    for t in targets:
+        if needs == "attention":
+            total += float((lengths**2).sum()) * 2
+        else:
+            total += float(lengths.sum()) * t.shape[-1] * 2
+    return total
