@@ -20,8 +20,10 @@ step, or (``nan_policy: skip``) drop the whole step and count it; never zeroed.
 
 from __future__ import annotations
 
+import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -32,6 +34,7 @@ from harness.combine.gradients import CombinedBackward
 from harness.data.collate import collate_train
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
+from harness.rundir import atomic_write_text
 from harness.train.checkpoint import clean_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint
 from harness.train.schedule import make_scheduler
 from harness.train.seeding import rng_state, set_rng_state
@@ -147,6 +150,9 @@ class Trainer:
         if found is None:
             return None
         self.load_state(load_checkpoint(found))
+        # steps after the checkpoint will be redone: drop what the killed process logged for them
+        kept = [r for r in self.run.metrics() if int(r.get("step", 0)) <= self.step]
+        atomic_write_text(self.run.metrics_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
         return self.step
 
     def checkpoint(self) -> None:
@@ -204,7 +210,9 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             self.skipped += 1
             self.step += 1
-            self.scheduler.step()
+            with warnings.catch_warnings():  # the schedule advances with the data, step taken or not
+                warnings.simplefilter("ignore", UserWarning)
+                self.scheduler.step()
             return {}
         grad_norm = None
         if self.spec.max_grad_norm:

@@ -1,0 +1,142 @@
+"""`harness run` on the tiny zoo: caching, resume after SIGKILL, NaN policy, outputs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from harness.errors import HarnessError
+from harness.recipe import load_recipe
+from harness.registry import LOSSES
+from harness.rundir import read_jsonl
+from harness.runner import prepare, run_recipe
+
+pytestmark = pytest.mark.slow
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    out = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        out.update(load_file(str(f)))
+    return out
+
+
+def test_cached_and_live_targets_give_the_same_losses(tiny_recipe):
+    cached = prepare(load_recipe(tiny_recipe("c", cache="disk")), progress=False)
+    live = prepare(load_recipe(tiny_recipe("l", cache="live")), progress=False)
+    from harness.data.collate import collate_train
+
+    samples = cached.samples[:3]
+    batch = collate_train(samples, cached.student)
+    t_cached = cached.targets.for_batch(samples, batch)
+    t_live = live.targets.for_batch(samples, batch)
+    assert set(t_cached) == set(t_live) == {"perception", "reasoning", "planning"}
+    valid = batch.attention_mask.bool()
+    region = valid[:, :, None] & valid[:, None, :]  # padded rows and columns are never compared
+    for name in t_cached:
+        for a, b in zip(t_cached[name], t_live[name]):
+            assert a.shape == b.shape
+            assert torch.allclose(a[region], b.float()[region], atol=2e-3, rtol=1e-2)
+    out = cached.objectives.forward_student(batch)
+    l_cached = cached.objectives.losses(out, batch, t_cached)
+    l_live = cached.objectives.losses(out, batch, t_live)
+    for name in l_cached:
+        assert torch.allclose(l_cached[name], l_live[name], rtol=1e-2, atol=1e-9), name
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_recipe, env):
+    recipe = tiny_recipe("resume", steps=6)
+    run_recipe(recipe, results_root=env / "straight", progress=False, evaluate=False)
+    straight = next((env / "straight" / "runs" / "resume").iterdir())
+
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(recipe), "--results", str(env / "killed"), "--quiet", "--no-eval"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    deadline = time.time() + 300
+    killed_dir = None
+    while time.time() < deadline and proc.poll() is None:
+        found = list((env / "killed").glob("runs/resume/*/checkpoints/step-00000002"))
+        if found:
+            killed_dir = found[0].parent.parent
+            break
+        time.sleep(0.05)
+    assert killed_dir is not None, proc.stdout.read().decode() if proc.poll() is not None else "no checkpoint in time"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads((killed_dir / "run.json").read_text())["status"] == "running"
+    assert not (killed_dir / "student").exists()
+
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    info = json.loads((killed_dir / "run.json").read_text())
+    assert info["status"] == "finished" and info["summary"]["resumed_from_step"] >= 2
+
+    a, b = weights(straight / "student"), weights(killed_dir / "student")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert read_jsonl(straight / "metrics.jsonl") == read_jsonl(killed_dir / "metrics.jsonl")
+
+
+class _NaNLoss(torch.nn.Module):
+    """Always NaN (test component)."""
+
+    def forward(self, student, teacher, mask=None):
+        return student.sum() * float("nan")
+
+
+@pytest.fixture
+def nan_loss():
+    LOSSES.add("test_nan", _NaNLoss)
+    yield
+    LOSSES.unregister("test_nan")
+
+
+def test_nan_objective_stops_the_run_naming_it_and_the_step(tiny_recipe, nan_loss, env):
+    recipe = load_recipe(tiny_recipe("nan"), ["objectives.planning.loss=test_nan"])
+    with pytest.raises(HarnessError, match=r"objective 'planning' is nan at step 1"):
+        run_recipe(recipe, progress=False, evaluate=False)
+    run = next((env / "results" / "runs" / "nan").iterdir())
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "failed" and "planning" in info["error"]
+
+
+def test_nan_policy_skip_counts_skipped_steps(tiny_recipe, nan_loss):
+    recipe = load_recipe(tiny_recipe("nanskip", steps=2), ["objectives.planning.loss=test_nan", "train.nan_policy=skip"])
+    run = run_recipe(recipe, progress=False, evaluate=False)
+    summary = run.info()["summary"]
+    assert summary["skipped_steps"] == 2
+    assert sum(1 for r in run.metrics() if r.get("skipped")) == 2
+
+
+def test_finished_run_is_a_noop_and_student_loads_without_the_harness(tiny_recipe, env, capsys):
+    recipe = tiny_recipe("noop", steps=2)
+    first = run_recipe(recipe, progress=False, evaluate=False)
+    record = first.metrics()[-1]
+    assert record["step"] == 2 and set(record["loss"]) == {"ce", "perception", "reasoning", "planning"}
+    assert record["combine"]["weights"] and "cosine" in json.dumps(record["combine"])
+    capsys.readouterr()
+    again = run_recipe(recipe, progress=False, evaluate=False)
+    assert again.path == first.path
+    assert "already finished" in capsys.readouterr().out
+    forced = run_recipe(recipe, force=True, progress=False, evaluate=False)
+    assert forced.path.name.endswith("-2")
+
+    code = (
+        "import sys, transformers\n"
+        "m = transformers.AutoModelForImageTextToText.from_pretrained(sys.argv[1])\n"
+        "assert 'harness' not in sys.modules\n"
+        "print(type(m).__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(first.path / "student")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "InternVL" in proc.stdout
