@@ -145,6 +145,15 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
         if capability in CAPABILITIES:
             used_capabilities.add(capability)
 
+    used_teachers = {obj.teacher for obj in recipe.objectives.values() if obj.teacher is not None}
+    for key in recipe.teachers:
+        if key not in used_teachers:
+            raise RecipeError(
+                f"teacher '{key}' is not used by any objective (remove it, or give an objective `teacher: {key}`)",
+                file=file,
+                field=f"teachers.{key}",
+            )
+
     if recipe.mixing is not None:
         for row, cols in recipe.mixing.items():
             for col in cols:

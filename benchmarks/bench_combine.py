@@ -1,0 +1,59 @@
+"""Gramian path vs explicit vector path of the combiners, as a time ratio in one run.
+
+The Gramian path (what the harness does) forms G = J J^T once (one pass over the
+K×P gradients), runs the combiner on K×K, and forms sum_k w_k g_k (a second pass).
+The vector path (tests/combine/reference.py) does every inner product, norm and
+projection on P-vectors. Ratio > 1 means the Gramian path is faster. Prints one
+table; run: .venv/bin/python benchmarks/bench_combine.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.combine import aggregate, build_combiner  # noqa: E402
+from harness.combine.shuffle import one_order, orders_per_objective  # noqa: E402
+from tests.combine import reference as ref  # noqa: E402
+
+NAMES = ["ce", "perception", "reasoning", "planning"]
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    rows = []
+    for p in (100_000, 2_000_000):
+        g = torch.randn(len(NAMES), p, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        g[1] -= 0.8 * g[0]  # conflicts, so projections really happen
+        g[3] -= 0.5 * g[2]
+        cases = {
+            "pcgrad": (lambda: aggregate(g, NAMES, "pcgrad", generator=torch.Generator().manual_seed(0)),
+                       lambda: ref.pcgrad_vec(g, orders_per_objective(4, torch.Generator().manual_seed(0)))),
+            "agp": (lambda: aggregate(g, NAMES, "agp", generator=torch.Generator().manual_seed(0)),
+                    lambda: ref.agp_vec(g, NAMES, one_order(3, torch.Generator().manual_seed(0)))),
+            "mgda": (lambda: aggregate(g, NAMES, "mgda"), lambda: ref.mgda_vec(g)),
+        }
+        for name, (gram_path, vector_path) in cases.items():
+            t_gram, t_vec = best_of(gram_path), best_of(vector_path)
+            rows.append((name, p, t_gram, t_vec, t_vec / t_gram))
+    print(f"{'combiner':8} {'P':>9} {'gramian s':>10} {'vector s':>10} {'vector/gramian':>15}  (K=4, float64 both paths, 1 thread)")
+    for name, p, t_gram, t_vec, ratio in rows:
+        print(f"{name:8} {p:>9} {t_gram:>10.4f} {t_vec:>10.4f} {ratio:>15.2f}")
+
+
+if __name__ == "__main__":
+    main()

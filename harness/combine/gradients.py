@@ -1,0 +1,229 @@
+"""The per-objective gradient engine: K gradients, their Gramian, the weights, one update in ``.grad``.
+
+Usage in a training loop (one call per micro-batch, ``finish`` before the optimizer step)::
+
+    engine = CombinedBackward(model.parameters(), build_combiner("agp"), generator=gen)
+    for micro_batch in batches:
+        with accelerator.no_sync(model):          # only when the model is DDP-wrapped
+            losses = {"ce": ..., "perception": ...}   # already weighted (weight × mixing)
+            engine.backward(losses)
+    records = engine.finish()                      # diagnostics for metrics.jsonl
+    optimizer.step(); optimizer.zero_grad()
+
+How: each objective's gradient over the trainable parameters comes from
+``torch.autograd.grad`` (keeping the graph between objectives). The Gramian is
+accumulated parameter by parameter in float64 (no K×P copy of the model), the
+combiner turns it into K weights, and ``sum_k w_k g_k`` is ADDED to ``.grad``, so
+gradient accumulation works as usual. With ``sum`` (weights independent of the
+Gramian) a single backward of ``sum_k w_k L_k`` does the same job K times cheaper,
+unless ``per_objective=True`` asks for the diagnostics anyway.
+
+Accumulation: ``combine_per="micro_batch"`` (the official code) combines each
+micro-batch's gradients as they come; ``combine_per="step"`` sums each
+objective's gradients over the micro-batches and combines once in :meth:`finish`.
+
+DDP: see :mod:`harness.combine.distributed`: per-objective gradients are
+averaged across ranks before the Gramian and rank 0's weights are broadcast.
+Seed the generator identically on every rank. Mixed precision: works under
+autocast (gradients keep the parameters' dtype; the Gramian is float64; the
+combination is formed in at least float32); a non-finite Gramian (fp16 overflow)
+falls back to weights of one so the Inf/NaN reaches ``.grad`` and a loss scaler
+skips the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal, Mapping
+
+import torch
+from torch import Tensor
+
+from harness.combine.base import Combiner
+from harness.combine.diagnostics import diagnostics
+from harness.combine.distributed import all_reduce_mean, broadcast_from_first, world_size
+
+Grads = list[list[Tensor | None]]  # [objective][parameter]
+
+
+@dataclass
+class StepRecord:
+    """One combination: the objectives, their weights and (when computed) their Gramian."""
+
+    names: list[str]
+    weights: Tensor
+    gramian: Tensor | None
+
+    def diagnostics(self) -> dict:
+        """JSON-able cosines, conflicts, norms and weights (see :mod:`harness.combine.diagnostics`)."""
+        return diagnostics(self.gramian, self.names, self.weights)
+
+
+def trainable_parameters(params: Iterable[Tensor] | torch.nn.Module) -> list[Tensor]:
+    """The parameters that require grad (a DDP wrapper shares its module's parameters)."""
+    if isinstance(params, torch.nn.Module):
+        params = params.parameters()
+    out, seen = [], set()
+    for p in params:
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return out
+
+
+def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor]) -> Grads:
+    """``[k][p]``: the gradient of loss k w.r.t. parameter p (None where p does not affect it)."""
+    items = list(losses.items())
+    grads: Grads = []
+    last = max((i for i, (_, loss) in enumerate(items) if loss.requires_grad), default=-1)
+    for i, (name, loss) in enumerate(items):
+        if loss.dim() != 0:
+            raise ValueError(f"objective '{name}': loss must be a scalar, got shape {tuple(loss.shape)}")
+        if not loss.requires_grad:
+            grads.append([None] * len(params))
+            continue
+        grads.append(list(torch.autograd.grad(loss, params, retain_graph=i < last, allow_unused=True)))
+    return grads
+
+
+def blockwise_gramian(grads: Grads, params: list[Tensor]) -> Tensor:
+    """``G[i, j] = <g_i, g_j>`` in float64, accumulated one parameter at a time."""
+    k = len(grads)
+    device = params[0].device if params else torch.device("cpu")
+    gram = torch.zeros(k, k, dtype=torch.float64, device=device)
+    for p_index, param in enumerate(params):
+        column = [grads[i][p_index] for i in range(k)]
+        if all(g is None for g in column):
+            continue
+        rows = torch.stack(
+            [(g if g is not None else torch.zeros_like(param)).reshape(-1).to(torch.float64) for g in column]
+        )
+        gram += rows @ rows.T
+    return gram
+
+
+def add_combination(grads: Grads, params: list[Tensor], weights: Tensor) -> None:
+    """``param.grad += sum_k w_k g_k`` (formed in at least float32, stored in the parameter's dtype)."""
+    for p_index, param in enumerate(params):
+        column = [(w, grads[i][p_index]) for i, w in enumerate(weights.tolist()) if grads[i][p_index] is not None]
+        if not column:
+            continue
+        acc_dtype = torch.promote_types(param.dtype, torch.float32)
+        combined = torch.zeros(param.shape, dtype=acc_dtype, device=param.device)
+        for w, g in column:
+            combined.add_(g.to(acc_dtype), alpha=w)
+        combined = combined.to(param.dtype)
+        if param.grad is None:
+            param.grad = combined
+        else:
+            param.grad.add_(combined)
+
+
+class CombinedBackward:
+    """Backward pass for several objectives whose gradients a combiner merges."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | torch.nn.Module,
+        combiner: Combiner,
+        *,
+        generator: torch.Generator | None = None,
+        combine_per: Literal["micro_batch", "step"] = "micro_batch",
+        per_objective: bool | None = None,
+        bucket_elements: int = 1 << 24,
+    ):
+        if combine_per not in ("micro_batch", "step"):
+            raise ValueError(f"combine_per must be 'micro_batch' or 'step', got {combine_per!r}")
+        self.params = trainable_parameters(params)
+        self.combiner = combiner
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.combine_per = combine_per
+        self.per_objective = combiner.needs_gramian if per_objective is None else bool(per_objective)
+        if not self.per_objective and combiner.needs_gramian:
+            raise ValueError(f"combiner '{combiner.name}' needs per-objective gradients")
+        self.bucket_elements = bucket_elements
+        self._pending: Grads | None = None
+        self._pending_names: list[str] | None = None
+        self._records: list[StepRecord] = []
+
+    # -- the two calls of a training loop ---------------------------------------------
+
+    def backward(self, losses: Mapping[str, Tensor]) -> StepRecord | None:
+        """Add this micro-batch's combined gradient to ``.grad`` (or stash it, with ``combine_per='step'``)."""
+        names = list(losses)
+        if not self.per_objective:
+            return self._single_backward(losses)
+        grads = per_objective_gradients(losses, self.params)
+        if self.combine_per == "micro_batch":
+            return self._combine(names, grads)
+        self._accumulate(names, grads)
+        return None
+
+    def finish(self) -> list[StepRecord]:
+        """Before ``optimizer.step()``: combine what was stashed; returns this step's records."""
+        if self._pending is not None:
+            names, grads = self._pending_names, self._pending
+            self._pending, self._pending_names = None, None
+            self._combine(names, grads)
+        records, self._records = self._records, []
+        return records
+
+    # -- internals --------------------------------------------------------------------
+
+    def _single_backward(self, losses: Mapping[str, Tensor]) -> StepRecord:
+        names = list(losses)
+        weights = self.combiner.static_weights(names)
+        total = sum(float(w) * loss for w, loss in zip(weights.tolist(), losses.values()))
+        if isinstance(total, Tensor) and total.requires_grad:
+            if world_size() > 1:
+                grads = [list(torch.autograd.grad(total, self.params, allow_unused=True))]
+                self._reduce(grads)
+                add_combination(grads, self.params, torch.ones(1, dtype=torch.float64))
+            else:
+                total.backward(inputs=self.params)
+        record = StepRecord(names, weights, None)
+        self._records.append(record)
+        return record
+
+    def _accumulate(self, names: list[str], grads: Grads) -> None:
+        if self._pending is None:
+            self._pending, self._pending_names = grads, names
+            return
+        if names != self._pending_names:
+            raise ValueError(f"objectives changed within an accumulation step: {self._pending_names} then {names}")
+        for k, row in enumerate(grads):
+            for p, g in enumerate(row):
+                if g is None:
+                    continue
+                held = self._pending[k][p]
+                self._pending[k][p] = g if held is None else held + g
+
+    def _reduce(self, grads: Grads) -> None:
+        """Average across ranks; a missing gradient becomes zeros so every rank sends the same layout."""
+        for row in grads:
+            for p, g in enumerate(row):
+                if g is None:
+                    row[p] = torch.zeros_like(self.params[p])
+        all_reduce_mean([g for row in grads for g in row], self.bucket_elements)
+
+    def _combine(self, names: list[str], grads: Grads) -> StepRecord:
+        if world_size() > 1:
+            self._reduce(grads)
+        gram = blockwise_gramian(grads, self.params)
+        weights = self.combiner(gram.cpu(), names, self.generator)
+        device = self.params[0].device if self.params else torch.device("cpu")
+        weights = broadcast_from_first(weights, device)
+        add_combination(grads, self.params, weights)
+        record = StepRecord(names, weights, gram.cpu())
+        self._records.append(record)
+        return record
+
+    # -- checkpointing ----------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """The generator's state and the combiner's state (call between optimizer steps)."""
+        return {"generator": self.generator.get_state(), "combiner": self.combiner.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.combiner.load_state_dict(state.get("combiner", {}))
