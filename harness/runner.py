@@ -120,6 +120,29 @@ def save_student(loaded, folder: Path) -> Path:
     return folder
 
 
+def _accelerator():
+    """accelerate's view of this process: device, rank and world (one CPU process here).
+
+    The student is deliberately not wrapped in DDP: the gradient engine averages each
+    objective's gradient across ranks before the Gramian, which DDP's own reducer
+    (averaging the combined gradient) would get wrong for projection combiners.
+    """
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
+def _share(opened, world: int):
+    """Rank 0's run directory, handed to every rank."""
+    if world == 1:
+        return opened
+    import torch.distributed as dist
+
+    box = [opened]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 @contextmanager
 def _sigterm_as_interrupt():
     def handler(signum, frame):
@@ -152,9 +175,16 @@ def run_recipe(
         print(f"already finished: {existing.path} (use --force to run it again)")
         return existing
     started = time.perf_counter()
-    prepared = prepare(loaded, progress=progress)
-    opened = open_run(root, recipe_name=loaded.name, recipe_hash=loaded.hash, seed=loaded.seed,
-                      resolved_yaml=loaded.to_yaml(), force=force, resume=resume)
+    accelerator = _accelerator()
+    rank, world = accelerator.process_index, accelerator.num_processes
+    prepared = prepare(loaded, progress=progress and rank == 0)
+    for model in [prepared.student.model, *(t.model for t in prepared.teachers.values())]:
+        model.to(accelerator.device)
+    opened = None
+    if rank == 0:
+        opened = open_run(root, recipe_name=loaded.name, recipe_hash=loaded.hash, seed=loaded.seed,
+                          resolved_yaml=loaded.to_yaml(), force=force, resume=resume)
+    opened = _share(opened, world)
     run = opened.run
     try:
         with _sigterm_as_interrupt():
@@ -162,8 +192,11 @@ def run_recipe(
                 student=prepared.student, objectives=prepared.objectives, targets=prepared.targets,
                 samples=prepared.samples, train_spec=loaded.spec.train, combiner=prepared.combiner,
                 generator=prepared.generator, seed=loaded.seed, run=run, progress=progress,
+                rank=rank, world=world,
             )
             result = trainer.train(resume=opened.resumed)
+            if rank != 0:  # rank 0 writes the results; the others are done
+                return run
             save_student(prepared.student, run.path / "student")
             summary: dict[str, Any] = {
                 "steps": result.steps,

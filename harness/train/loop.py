@@ -150,9 +150,9 @@ class Trainer:
         if found is None:
             return None
         self.load_state(load_checkpoint(found))
-        # steps after the checkpoint will be redone: drop what the killed process logged for them
-        kept = [r for r in self.run.metrics() if int(r.get("step", 0)) <= self.step]
-        atomic_write_text(self.run.metrics_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        if self.rank == 0:  # steps after the checkpoint are redone: drop what the killed process logged
+            kept = [r for r in self.run.metrics() if int(r.get("step", 0)) <= self.step]
+            atomic_write_text(self.run.metrics_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
         return self.step
 
     def checkpoint(self) -> None:

@@ -1,0 +1,63 @@
+"""Reading and writing the JSON files data comes in (a JSON array, or JSON lines).
+
+DriveBench ships flat JSON arrays; its inference writes JSON lines. Both are read
+here, and a parse error names the file and the line. Writes are atomic (temporary
+file + rename) so a half-written benchmark is never mistaken for a whole one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.data.errors import DataError
+
+
+def read_items(path: str | Path) -> list[Any]:
+    """The items of a JSON array file or a JSON-lines file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}", file=path)
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataError("the file is empty", file=path)
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", file=path) from None
+        return data
+    if stripped.startswith("{"):
+        items = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"line {lineno} is not valid JSON ({exc.msg}); expected a JSON array or one object per line",
+                    file=path,
+                ) from None
+        return items
+    raise DataError("expected a JSON array of items or JSON lines (one object per line)", file=path)
+
+
+def write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> None:
+    """Write ``data`` as JSON atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=indent, ensure_ascii=False)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shared data from other users
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

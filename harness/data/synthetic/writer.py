@@ -1,0 +1,260 @@
+"""Writing a synthetic benchmark folder: images, DriveBench eval files, training file.
+
+Layout of ``OUT`` (every image path inside the JSON files is relative to ``OUT``,
+which is the data root)::
+
+    manifest.json                 seed, sizes, options, file list, counts
+    train.json                    training format, structured rationale answers
+    drivebench-clean.json         eval split, DriveBench format + scene graph + facts
+    drivebench-text_only.json     the same items, every camera a black image
+    drivebench-<corruption>.json  the same items on corrupted images (one per corruption)
+    images/train/<scene>/<CAM>.png, images/eval/<setting>/<scene>/<CAM>.png, images/black.png
+
+Generation is deterministic per seed: scene ``i`` of a split draws from its own
+``random.Random`` seeded by (seed, split, i), and each corrupted image from a numpy
+generator seeded by (seed, corruption, scene, camera). The folder is built in a
+temporary sibling and renamed into place, so a reader never sees half a benchmark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from harness.data.conversations import IMAGE
+from harness.data.errors import DataError
+from harness.data.jsonfile import write_json
+from harness.data.mapping import capability_of, kind_of
+from harness.data.objects import cameras_referred, parse_object_refs
+from harness.data.synthetic import corruptions as corruption_module
+from harness.data.synthetic.questions import TEMPLATES, Question, questions, rationale_answer
+from harness.data.synthetic.render import render
+from harness.data.synthetic.sampler import sample_scene
+from harness.data.synthetic.scene import FRONT, SIX_CAMERAS, Scene
+from harness.registry import CORRUPTIONS
+
+VERSION = 1
+DEFAULT_CORRUPTIONS: tuple[str, ...] = ("fog", "low_light", "motion_blur", "bit_error", "frame_lost", "zoom_blur")
+MANIFEST = "manifest.json"
+TRAIN_FILE = "train.json"
+
+
+def setting_file(setting: str) -> str:
+    return f"drivebench-{setting}.json"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that determines a synthetic benchmark (its manifest repeats it)."""
+
+    seed: int = 0
+    train: int = 400  # training items (questions), 8 per scene
+    eval: int = 160  # evaluation items (questions), 8 per scene
+    image_size: int = 96
+    cameras: int = 1  # 1 (front only) or 6
+    corruptions: tuple[str, ...] = DEFAULT_CORRUPTIONS
+    severity: int = 3
+
+    def check(self) -> None:
+        if self.train < 0 or self.eval < 0:
+            raise DataError(f"--train and --eval must be ≥ 0, got {self.train} and {self.eval}")
+        if not 32 <= self.image_size <= 1024:
+            raise DataError(f"--image-size must be between 32 and 1024 pixels, got {self.image_size}")
+        if self.cameras not in (1, 6):
+            raise DataError(f"--cameras must be 1 or 6, got {self.cameras}")
+        if self.severity not in corruption_module.SEVERITIES:
+            raise DataError(f"--severity must be 1-5, got {self.severity}")
+        for name in self.corruptions:
+            CORRUPTIONS.get(name)  # one-line error with the known names and the closest match
+        if len(set(self.corruptions)) != len(self.corruptions):
+            raise DataError(f"--corruptions lists a name twice: {', '.join(self.corruptions)}")
+
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        return (FRONT,) if self.cameras == 1 else SIX_CAMERAS
+
+    def digest(self) -> str:
+        """A short content hash: equal configs (and generator version) share a folder."""
+        data = repr((VERSION, sorted(asdict(self).items())))
+        return hashlib.sha256(data.encode()).hexdigest()[:12]
+
+
+def _token(*parts) -> str:
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _rng_seed(*parts) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little")
+
+
+def build_scene(config: SynthConfig, split: str, index: int) -> tuple[Scene, list[Question]]:
+    """Scene ``index`` of ``split`` with its questions (deterministic per seed)."""
+    rng = random.Random(f"drivekd-synth/{config.seed}/{split}/{index}")
+    scene_id = f"{split}-s{config.seed}-{index:06d}"
+    scene = sample_scene(rng, scene_id, config.camera_names)  # laid out while sampling
+    return scene, questions(scene, rng)
+
+
+def _kept_cameras(question: str, cameras: tuple[str, ...]) -> list[str]:
+    refs = parse_object_refs(question)
+    return cameras_referred(refs) if refs else list(cameras)
+
+
+def _save(image: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, compress_level=1)
+
+
+def _eval_item(config: SynthConfig, scene: Scene, q: Question, images: dict[str, str]) -> dict:
+    return {
+        "id": f"{scene.id}:{q.template}",
+        "scene_token": _token("scene", config.seed, scene.id),
+        "frame_token": _token("frame", config.seed, scene.id),
+        "question_type": q.question_type,
+        "question": q.question,
+        "answer": q.answer,
+        "tag": [q.tag],
+        "image_path": images,
+        "setting": "clean",
+        "template": q.template,
+        "facts": q.facts,
+        "scene": scene.to_json(),
+    }
+
+
+def _train_item(scene: Scene, q: Question, images: dict[str, str]) -> dict:
+    kept = _kept_cameras(q.question, scene.cameras)
+    return {
+        "id": f"{scene.id}:{q.template}",
+        "messages": [
+            {"role": "user", "content": IMAGE * len(kept) + q.question},
+            {"role": "assistant", "content": rationale_answer(q)},
+        ],
+        "images": [images[c] for c in kept],
+        "question_type": capability_of(q.question_type),
+        "meta": {"template": q.template, "tag": q.tag, "drivebench_question_type": q.question_type,
+                 "kind": kind_of(q.question_type, q.tag), "scene": scene.id, "reference_answer": q.answer,
+                 "facts": q.facts},
+    }
+
+
+def _split(config: SynthConfig, split: str, count: int, root: Path, on_scene) -> list:
+    """Build scenes of ``split`` until ``count`` questions exist; ``on_scene`` makes the items."""
+    items: list = []
+    index = 0
+    while len(items) < count:
+        scene, qs = build_scene(config, split, index)
+        images = {}
+        for camera in scene.cameras:
+            rel = f"images/{split if split == 'train' else 'eval/clean'}/{scene.id}/{camera}.png"
+            _save(render(scene, camera, config.image_size), root / rel)
+            images[camera] = rel
+        items.extend(on_scene(scene, qs[: count - len(items)], images))
+        index += 1
+    return items
+
+
+def _corrupted(config: SynthConfig, items: list[dict], root: Path, name: str) -> list[dict]:
+    out, done = [], {}
+    for item in items:
+        paths = {}
+        for camera, rel in item["image_path"].items():
+            if rel not in done:
+                target = rel.replace("images/eval/clean/", f"images/eval/{name}/", 1)
+                rng = np.random.default_rng(_rng_seed(config.seed, name, rel))
+                with Image.open(root / rel) as img:
+                    _save(corruption_module.apply(name, img, config.severity, rng), root / target)
+                done[rel] = target
+            paths[camera] = done[rel]
+        out.append({**item, "image_path": paths, "setting": name})
+    return out
+
+
+def write_benchmark(root: Path, config: SynthConfig) -> dict:
+    """Generate every file of the benchmark into ``root`` (an empty folder); returns the manifest."""
+    train = _split(config, "train", config.train, root,
+                   lambda scene, qs, images: [_train_item(scene, q, images) for q in qs])
+    clean = _split(config, "eval", config.eval, root,
+                   lambda scene, qs, images: [_eval_item(config, scene, q, images) for q in qs])
+    black = "images/black.png"
+    _save(Image.new("RGB", (config.image_size, config.image_size)), root / black)
+    settings = {"clean": clean,
+                "text_only": [{**it, "image_path": {c: black for c in it["image_path"]}, "setting": "text_only"}
+                              for it in clean]}
+    for name in config.corruptions:
+        settings[name] = _corrupted(config, clean, root, name)
+    write_json(root / TRAIN_FILE, train, indent=None)  # compact: each item repeats its scene graph
+    for name, items in settings.items():
+        write_json(root / setting_file(name), items, indent=None)
+    manifest = {
+        "generator": "harness.data.synthetic", "version": VERSION, **asdict(config),
+        "corruptions": list(config.corruptions), "camera_names": list(config.camera_names),
+        "templates": list(TEMPLATES), "digest": config.digest(),
+        "files": {"train": TRAIN_FILE, "settings": {name: setting_file(name) for name in settings}},
+        "counts": {"train": len(train), "eval": len(clean),
+                   "eval_scenes": len({it["scene_token"] for it in clean})},
+    }
+    write_json(root / MANIFEST, manifest)
+    return manifest
+
+
+def _temporary_sibling(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
+    return tmp
+
+
+def generate(out: str | Path, config: SynthConfig, *, force: bool = False) -> dict:
+    """Build the benchmark at ``out`` atomically; an existing benchmark needs ``force``."""
+    config.check()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not (out / MANIFEST).is_file():
+            raise DataError(f"{out} exists and is not a synthetic benchmark; pick an empty or new folder")
+        if not force:
+            raise DataError(f"{out} already holds a synthetic benchmark; pass --force to rebuild it")
+    tmp = _temporary_sibling(out)
+    try:
+        manifest = write_benchmark(tmp, config)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def ensure(out: str | Path, config: SynthConfig) -> dict:
+    """The manifest of the benchmark at ``out``, generating it first when absent.
+
+    Safe when several processes ask at once: each builds in its own temporary
+    folder and the first rename wins; the others discard theirs.
+    """
+    import json
+
+    out = Path(out)
+    manifest_path = out / MANIFEST
+    if manifest_path.is_file():
+        return json.loads(manifest_path.read_text())
+    config.check()
+    tmp = _temporary_sibling(out)
+    try:
+        manifest = write_benchmark(tmp, config)
+        try:
+            tmp.rename(out)
+        except OSError:  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+            return json.loads(manifest_path.read_text())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
