@@ -64,6 +64,8 @@ def build_zoo(*args: Any, **kwargs: Any):
     return _landed("harness.models.zoo", "build_zoo", "the models issue")(*args, **kwargs)
 
 
-def synth(*args: Any, **kwargs: Any):
-    """Generate the synthetic DriveBench-format benchmark."""
-    return _landed("harness.data.synthetic", "generate", "the data issue")(*args, **kwargs)
+def synth(out: str | Path, *, force: bool = False, **config: Any):
+    """Generate the synthetic DriveBench-format benchmark into ``out`` (options as `harness data synth`)."""
+    from harness.data.synthetic.writer import SynthConfig, generate
+
+    return generate(out, SynthConfig(**config), force=force)
