@@ -1,0 +1,136 @@
+"""The plain reference path of one distillation step, for checks and benchmarks.
+
+Everything the optimized path avoids, done the obvious way: teachers run live
+with eager attention returning the maps of every layer; the student also runs
+eagerly with every map materialised; each objective gets its own backward pass
+whose gradient is copied into a K×P matrix; and AGP (or PCGrad, or the sum) is
+applied with explicit vector projections, exactly as the official code does.
+A test shows this path and the harness's (cached targets, captured layers,
+Gramian weights) give the same update; benchmarks/bench_step.py times both.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from harness.data.collate import collate_train
+from harness.models import load_model
+from harness.train.objectives import ObjectiveSet, StudentOutputs
+
+
+def eager_copy(loaded):
+    """The same model with eager attention (every layer's map returned), same weights."""
+    source = loaded.source
+    copy = load_model(source, attn_implementation="eager")
+    copy.model.load_state_dict(loaded.model.state_dict())
+    copy.name = loaded.name
+    return copy
+
+
+def _project(v: torch.Tensor, onto: torch.Tensor) -> torch.Tensor:
+    dot = torch.dot(v, onto)
+    norm_sq = torch.dot(onto, onto)
+    if dot < 0 and norm_sq > 0:
+        return v - dot / norm_sq * onto
+    return v
+
+
+def agp_vector(grads: torch.Tensor, names: list[str], generator: torch.Generator, anchor: str = "ce") -> torch.Tensor:
+    """Official AGP on explicit gradients (facts §2): stage 1 against the anchor, stage 2 shuffled."""
+    a = names.index(anchor)
+    s = grads[a]
+    followers = [i for i in range(len(names)) if i != a]
+    merged = [s + _project(grads[c].clone(), s) for c in followers]
+    order = torch.randperm(len(followers), generator=generator).tolist()
+    update = torch.zeros_like(s)
+    for i in order:
+        t = merged[i].clone()
+        for j in order:
+            if j != i:
+                t = _project(t, merged[j])
+        update += t
+    return update
+
+
+def pcgrad_vector(grads: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """PCGrad on explicit gradients: each projected against the shuffled originals, summed."""
+    k = grads.shape[0]
+    update = torch.zeros_like(grads[0])
+    for i in range(k):
+        t = grads[i].clone()
+        for j in torch.randperm(k, generator=generator).tolist():
+            if j != i:
+                t = _project(t, grads[j])
+        update += t
+    return update
+
+
+class ReferenceStep:
+    """One step of the plain path for a prepared run (see :func:`harness.runner.prepare`)."""
+
+    def __init__(self, prepared):
+        self.prepared = prepared
+        self.student = eager_copy(prepared.student)
+        self.teachers = {k: eager_copy(t) for k, t in prepared.teachers.items()}
+        for t in self.teachers.values():
+            t.model.eval()
+            t.model.requires_grad_(False)
+        self.objectives = ObjectiveSet(prepared.recipe.spec, self.student, self.teachers)
+        self.params = [p for p in self.student.model.parameters() if p.requires_grad]
+
+    def losses(self, samples: Sequence) -> dict[str, torch.Tensor]:
+        batch = collate_train(samples, self.student)
+        out = self.student.model(**batch.model_inputs(with_labels=True), output_attentions=True, output_hidden_states=True)
+        outputs = StudentOutputs(
+            ce=out.loss,
+            attention={i: a.mean(dim=1) for i, a in enumerate(out.attentions)},
+            hidden={i: h for i, h in enumerate(out.hidden_states[1:])},
+            logits=out.logits,
+        )
+        targets = {}
+        for d in self.objectives.distill:
+            teacher = self.teachers[d.teacher]
+            tb = collate_train(samples, teacher)
+            with torch.no_grad():
+                t_out = teacher.model(**tb.model_inputs(), output_attentions=True, output_hidden_states=True)
+            if d.needs == "attention":
+                maps = [a.mean(dim=1) for a in t_out.attentions]
+            elif d.needs == "hidden":
+                maps = list(t_out.hidden_states[1:])
+            else:
+                targets[d.name] = [t_out.logits]
+                continue
+            targets[d.name] = [torch.stack([maps[t] for t in group]).mean(dim=0) for group in d.plan.teacher_groups]
+        return self.objectives.losses(outputs, batch, targets)
+
+    def update(self, samples: Sequence, generator: torch.Generator) -> torch.Tensor:
+        """The combined update vector (length P) for one micro-batch."""
+        losses = self.losses(samples)
+        names = list(losses)
+        rows = []
+        for k, name in enumerate(names):
+            grads = torch.autograd.grad(losses[name], self.params, retain_graph=k < len(names) - 1, allow_unused=True)
+            rows.append(torch.cat([
+                (g if g is not None else torch.zeros_like(p)).reshape(-1).to(torch.float64).clone()
+                for g, p in zip(grads, self.params)
+            ]))
+        matrix = torch.stack(rows)
+        combiner = self.prepared.recipe.spec.combiner
+        if combiner.name == "agp":
+            return agp_vector(matrix, names, generator, anchor=combiner.options.get("anchor", "ce"))
+        if combiner.name == "pcgrad":
+            return pcgrad_vector(matrix, generator)
+        if combiner.name == "sum":
+            return matrix.sum(dim=0)
+        raise ValueError(f"the reference path implements agp, pcgrad and sum, not '{combiner.name}'")
+
+
+def apply_update(params: list[torch.nn.Parameter], update: torch.Tensor) -> None:
+    """Write a flat update vector into the parameters' .grad."""
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = update[offset : offset + n].view_as(p).to(p.dtype).clone()
+        offset += n
