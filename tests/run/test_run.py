@@ -140,3 +140,13 @@ def test_finished_run_is_a_noop_and_student_loads_without_the_harness(tiny_recip
     proc = subprocess.run([sys.executable, "-c", code, str(first.path / "student")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "InternVL" in proc.stdout
+
+
+@pytest.mark.parametrize("overrides", [["reweighting=gradnorm"], ["train.precision=bf16"], ["train.combine_per=step"]],
+                         ids=["gradnorm", "bf16", "combine_per_step"])
+def test_options_run_to_the_end(tiny_recipe, overrides):
+    run = run_recipe(load_recipe(tiny_recipe("opt_" + overrides[0].split("=")[1], steps=2), overrides),
+                     progress=False, evaluate=False)
+    assert run.info()["status"] == "finished"
+    last = run.metrics()[-1]
+    assert all(torch.isfinite(torch.tensor(v)) for v in last["loss"].values())
