@@ -1,0 +1,327 @@
+"""The family-adapter interface: what the trainer and evaluator may ask of any VLM family.
+
+A *family* (``internvl3``, ``qwen2_5_vl``) knows how to load its model and
+processor (from a hub id, a local folder, the tiny zoo, or as a randomly
+initialised real architecture), which token positions hold image features, where
+its decoder layers are, and how its own chat template lays out (images, question,
+answer). Everything downstream (collation, attention capture, signals) talks to a
+:class:`LoadedVLM` and its adapter and never to a concrete transformers class, so
+a third family is one new file that subclasses :class:`FamilyAdapter`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import nn
+
+from harness.errors import HarnessError
+from harness.registry import FAMILIES, did_you_mean
+
+INITS = ("pretrained", "random")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+
+
+class ModelLoadError(HarnessError):
+    """A model could not be loaded (unknown scale, missing weights, bad folder)."""
+
+
+class LazyClass:
+    """A class attribute naming ``module:Class``, imported on first access.
+
+    Family modules register at import time; keeping transformers out of that
+    import makes ``harness ls`` and ``harness validate`` start in a second.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __get__(self, obj, owner):
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One published size of a family: its hub id and the architecture figures.
+
+    ``text``/``vision``/``top`` are keyword arguments for the family's config
+    classes, so ``init: random`` can build the real architecture without a download.
+    """
+
+    hub_id: str
+    text: Mapping[str, Any]
+    vision: Mapping[str, Any]
+    top: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from, normalised from recipe data.
+
+    Exactly one of ``scale`` (a hub checkpoint by scale name), ``path`` (a local HF
+    folder) or ``zoo`` (a tiny-zoo size) is set.
+    """
+
+    family: str
+    scale: str | None = None
+    path: str | None = None
+    zoo: str | None = None
+    init: str = "pretrained"
+    dtype: str = "float32"
+    trust_remote_code: bool = False
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> "ModelSource":
+        """Accept a dict, a pydantic/dataclass recipe object or a ModelSource."""
+        if isinstance(spec, ModelSource):
+            return spec
+        if isinstance(spec, Mapping):
+            get = spec.get
+        else:
+            def get(key, default=None):
+                return getattr(spec, key, default)
+        family = get("family")
+        if not family:
+            raise ModelLoadError("a model needs a 'family' (known: " + ", ".join(FAMILIES.names()) + ")")
+        source = cls(
+            family=str(family),
+            scale=None if get("scale") is None else str(get("scale")),
+            path=None if get("path") is None else str(get("path")),
+            zoo=None if get("zoo") is None else str(get("zoo")),
+            init=str(get("init") or "pretrained"),
+            dtype=str(get("dtype") or "float32"),
+            trust_remote_code=bool(get("trust_remote_code") or False),
+        )
+        given = [k for k in ("scale", "path", "zoo") if getattr(source, k) is not None]
+        if len(given) != 1:
+            raise ModelLoadError(
+                f"model of family '{family}' needs exactly one of scale, path or zoo (got {', '.join(given) or 'none'})"
+            )
+        if source.init not in INITS:
+            raise ModelLoadError(f"model {source.describe()}: init '{source.init}' is not one of {', '.join(INITS)}{did_you_mean(source.init, INITS)}")
+        if source.dtype not in DTYPES:
+            raise ModelLoadError(f"model {source.describe()}: dtype '{source.dtype}' is not one of {', '.join(DTYPES)}{did_you_mean(source.dtype, list(DTYPES))}")
+        if source.init == "random" and source.scale is None:
+            raise ModelLoadError(f"model {source.describe()}: init: random needs a scale (the architecture to build)")
+        return source
+
+    def describe(self) -> str:
+        """A short human name: ``internvl3:1b``, ``internvl3:zoo/student``, ``internvl3:/dir``."""
+        if self.scale is not None:
+            return f"{self.family}:{self.scale}" + ("(random)" if self.init == "random" else "")
+        if self.zoo is not None:
+            return f"{self.family}:zoo/{self.zoo}"
+        return f"{self.family}:{self.path}"
+
+
+@dataclass
+class LoadedVLM:
+    """A loaded model with everything needed to feed it and read its layers.
+
+    ``image_side`` is the square side images are resized to before the processor
+    (one tile per image, as in Drive-KD).
+    """
+
+    name: str
+    adapter: "FamilyAdapter"
+    model: nn.Module
+    processor: Any
+    image_side: int
+    source: ModelSource | None = None
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    @property
+    def family(self) -> str:
+        return self.adapter.name
+
+    def decoder_layers(self) -> nn.ModuleList:
+        return self.adapter.decoder_layers(self.model)
+
+    @property
+    def depth(self) -> int:
+        return len(self.decoder_layers())
+
+    def image_token_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.adapter.image_token_mask(self.model.config, input_ids)
+
+
+class FamilyAdapter:
+    """Base class of family adapters; subclasses fill the class attributes and hooks.
+
+    Interface used by the rest of the harness:
+
+    - :meth:`load` (``ModelSource`` → :class:`LoadedVLM`), :meth:`scale_names`;
+    - :meth:`image_token_mask` (positions holding image features, bool [B, S]);
+    - :meth:`decoder_layers` (the language model's ``nn.ModuleList``);
+    - :meth:`messages` / :meth:`prompt_text` (the chat template for
+      (images, question, answer)); collation in :mod:`harness.data.collate` builds
+      labels and generation inputs from these.
+    """
+
+    name: ClassVar[str]
+    scales: ClassVar[dict[str, Scale]]
+    zoo_scales: ClassVar[dict[str, Scale]] = {}
+    model_class: ClassVar[type]
+    processor_class: ClassVar[type]
+    default_image_side: ClassVar[int] = 448
+
+    # -- loading -------------------------------------------------------------------
+    @classmethod
+    def scale_names(cls) -> list[str]:
+        return list(cls.scales)
+
+    @classmethod
+    def zoo_sizes(cls) -> list[str]:
+        """Tiny-zoo size names (``student``, ``teacher_s``, ``teacher_l``)."""
+        return list(getattr(cls, "zoo_scales", {}) or {})
+
+    @classmethod
+    def scale(cls, name: str) -> Scale:
+        try:
+            return cls.scales[name]
+        except KeyError:
+            raise ModelLoadError(
+                f"{cls.name}: unknown scale '{name}'{did_you_mean(name, list(cls.scales))} (known: {', '.join(cls.scales)})"
+            ) from None
+
+    def load(self, source: ModelSource, *, attn_implementation: str = "sdpa") -> LoadedVLM:
+        """Load the model and processor a source names (see :class:`ModelSource`)."""
+        dtype = DTYPES[source.dtype]
+        if source.zoo is not None:
+            from harness.models.zoo import ensure_zoo_model
+
+            if source.zoo not in self.zoo_sizes():
+                raise ModelLoadError(
+                    f"{self.name}: the tiny zoo has no size '{source.zoo}'{did_you_mean(source.zoo, self.zoo_sizes())} "
+                    f"(known: {', '.join(self.zoo_sizes())})"
+                )
+            folder = ensure_zoo_model(self.name, source.zoo)
+            return self._from_folder(str(folder), source, dtype, attn_implementation, local=True)
+        if source.path is not None:
+            folder = Path(source.path).expanduser()
+            if not folder.is_dir():
+                raise ModelLoadError(f"model {source.describe()}: path '{folder}' is not a folder")
+            return self._from_folder(str(folder), source, dtype, attn_implementation, local=True)
+        scale = self.scale(source.scale)
+        if source.init == "random":
+            return self._random(source, scale, torch.float32 if dtype == "auto" else dtype, attn_implementation)
+        return self._from_folder(scale.hub_id, source, dtype, attn_implementation, local=False)
+
+    def _from_folder(self, where: str, source: ModelSource, dtype, attn: str, *, local: bool) -> LoadedVLM:
+        """The one from_pretrained path shared by hub ids, local folders and the zoo."""
+        kwargs = {"trust_remote_code": source.trust_remote_code}
+        try:
+            with quiet_progress():
+                processor = self.processor_class.from_pretrained(where, **kwargs)
+                model = self.model_class.from_pretrained(where, dtype=dtype, attn_implementation=attn, **kwargs)
+        except (OSError, ValueError) as exc:
+            if local:
+                raise ModelLoadError(f"model {source.describe()}: cannot load '{where}' as a {self.name} checkpoint: {_one_line(exc)}") from exc
+            raise ModelLoadError(
+                f"model {source.describe()}: weights for hub id '{where}' are not available offline "
+                f"({_one_line(exc)}); download them (huggingface-cli download {where} --local-dir DIR) and give "
+                f"'path: DIR' instead of 'scale: {source.scale}', or use 'init: random' for speed/memory runs"
+            ) from exc
+        model.eval()
+        return LoadedVLM(
+            name=source.describe(), adapter=self, model=model, processor=processor,
+            image_side=self.image_side_of(model.config, processor), source=source,
+        )
+
+    def _random(self, source: ModelSource, scale: Scale, dtype, attn: str) -> LoadedVLM:
+        """The real architecture of ``scale`` with random weights and an offline processor.
+
+        The processor is the zoo tokenizer with the real image layout, and the
+        config's special-token ids are pointed at that tokenizer, so the model runs
+        end to end (text is meaningless; speed and memory are real).
+        """
+        processor = self.offline_processor(scale=scale)
+        config = self.build_config(scale, processor)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = self.model_class._from_config(config, dtype=dtype, attn_implementation=attn)
+        model.eval()
+        return LoadedVLM(name=source.describe(), adapter=self, model=model, processor=processor,
+                         image_side=self.image_side_of(config, processor), source=source)
+
+    # -- family hooks (subclasses implement) ----------------------------------------
+    def build_config(self, scale: Scale, processor):  # pragma: no cover - abstract
+        """The transformers config for ``scale`` with special-token ids from ``processor``."""
+        raise NotImplementedError
+
+    def offline_processor(self, *, scale: Scale):  # pragma: no cover - abstract
+        """A processor built without downloads (zoo tokenizer, family chat template, the scale's image layout)."""
+        raise NotImplementedError
+
+    def image_side_of(self, config, processor) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def image_token_ids(self, config) -> tuple[int, ...]:  # pragma: no cover - abstract
+        """Token ids whose positions carry image features."""
+        raise NotImplementedError
+
+    def decoder_layers(self, model: nn.Module) -> nn.ModuleList:
+        return model.model.language_model.layers
+
+    # -- shared behaviour ----------------------------------------------------------
+    def image_token_mask(self, config, input_ids: torch.Tensor) -> torch.Tensor:
+        """Bool [B, S]: True where the token is an image-feature placeholder."""
+        mask = torch.zeros_like(input_ids, dtype=torch.bool)
+        for token_id in self.image_token_ids(config):
+            mask |= input_ids == token_id
+        return mask
+
+    def messages(self, n_images: int, question: str, answer: str | None = None) -> list[dict]:
+        """HF chat messages: one user turn (images first, then text), optional assistant turn."""
+        content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": question}]
+        messages = [{"role": "user", "content": content}]
+        if answer is not None:
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+        return messages
+
+    def prompt_text(self, processor, n_images: int, question: str, answer: str | None = None) -> str:
+        """The chat-template text; with no answer it ends with the generation prompt."""
+        return processor.apply_chat_template(
+            self.messages(n_images, question, answer), tokenize=False, add_generation_prompt=answer is None
+        )
+
+
+@contextmanager
+def quiet_progress():
+    """Silence transformers' progress bars (loading/saving tiny models many times is noise)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def get_adapter(family: str) -> FamilyAdapter:
+    """The registered adapter instance of ``family`` (unknown → one-line error)."""
+    import harness.models  # noqa: F401  (registers the built-in families)
+
+    return FAMILIES.get(family)()
+
+
+def load_model(spec: Any, *, attn_implementation: str = "sdpa") -> LoadedVLM:
+    """Load a model from recipe data (``{family, scale|path|zoo, init, dtype, trust_remote_code}``)."""
+    source = ModelSource.from_spec(spec)
+    return get_adapter(source.family).load(source, attn_implementation=attn_implementation)

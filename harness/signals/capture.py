@@ -1,0 +1,140 @@
+"""Attention maps of chosen decoder layers, recomputed beside a fast (sdpa) forward pass.
+
+Asking transformers for ``output_attentions`` forces eager attention in *every*
+layer and materialises B×H×S×S probabilities for all of them, although Drive-KD
+reads one to a few layers. Instead the model runs with its fast attention and a
+forward pre-hook on each requested layer's ``self_attn`` recomputes that layer's
+softmax(QKᵀ·scale + mask) from the module's own q/k projections, with the
+rotary embedding the model hands the layer (``position_embeddings``; for
+Qwen2.5-VL this is already the 3D multimodal rotary) and the grouped-query
+repetition. Only the requested layers ever build a map, and the recomputation is
+an ordinary autograd graph, so a student's maps are differentiable; teachers are
+captured under ``no_grad``.
+
+Maps are returned head-averaged as float32 ``[batch, query, key]``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import torch
+from torch import nn
+
+from harness.errors import HarnessError
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """Rotate the two halves of the last dimension (the RoPE convention of Qwen2/Qwen2.5-VL)."""
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def _apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # x: [B, H, S, D]; cos/sin: [B, S, D] broadcast over heads.
+    return x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1)
+
+
+def _additive_mask(mask, batch: int, q_len: int, k_len: int, device, dtype) -> torch.Tensor:
+    """The additive mask [B|1, 1, q, k] the eager path would add, from what the layer received.
+
+    sdpa layers receive ``None`` (pure causal, no padding), a boolean mask (True =
+    attend) or an additive float mask. Masked entries use the dtype's minimum,
+    as eager attention does, so fully masked (left-padding) rows stay finite.
+    """
+    neg = torch.finfo(dtype).min
+    if mask is None:
+        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=device).tril(diagonal=k_len - q_len)
+        return torch.where(causal, 0.0, neg).to(dtype)[None, None]
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"attention capture: unsupported attention mask type {type(mask).__name__}")
+    mask = mask[..., :k_len]
+    if mask.dtype == torch.bool:
+        return torch.where(mask, 0.0, neg).to(dtype)
+    return mask.to(dtype).clamp_min(neg)
+
+
+def attention_probabilities(module: nn.Module, hidden_states: torch.Tensor, position_embeddings, attention_mask) -> torch.Tensor:
+    """Per-head attention probabilities [B, H, q, k] of one Qwen2-style attention module.
+
+    Computed in float32 whatever the model dtype, so bf16 students and teachers
+    still get accurate distillation targets.
+    """
+    batch, q_len, _ = hidden_states.shape
+    head_dim = module.head_dim
+    query = module.q_proj(hidden_states).view(batch, q_len, -1, head_dim).transpose(1, 2).float()
+    key = module.k_proj(hidden_states).view(batch, q_len, -1, head_dim).transpose(1, 2).float()
+    cos, sin = position_embeddings
+    query = _apply_rotary(query, cos.float(), sin.float())
+    key = _apply_rotary(key, cos.float(), sin.float())
+    groups = query.shape[1] // key.shape[1]
+    if groups > 1:
+        key = key.repeat_interleave(groups, dim=1)
+    scores = torch.matmul(query, key.transpose(-1, -2)) * float(module.scaling)
+    scores = scores + _additive_mask(attention_mask, batch, q_len, key.shape[2], scores.device, torch.float32)
+    return torch.softmax(scores, dim=-1)
+
+
+class AttentionCapture:
+    """Hooks on the requested decoder layers that store their head-mean attention maps.
+
+    Use as a context manager around one forward pass::
+
+        with AttentionCapture(loaded, layers=[0, 22], grad=True) as cap:
+            out = loaded.model(**batch.model_inputs())
+        maps = cap.maps            # {layer index: [B, S, S] float32}
+
+    ``grad=False`` (teachers) recomputes under ``no_grad``. ``heads="mean"``
+    averages heads (student and teacher head counts may differ); ``"none"``
+    keeps [B, H, S, S]. ``calls`` counts recomputations per layer (tests use it to
+    show unrequested layers never build a map).
+    """
+
+    def __init__(self, loaded, layers: Iterable[int], *, grad: bool = True, heads: str = "mean"):
+        if heads not in ("mean", "none"):
+            raise HarnessError(f"attention capture: heads '{heads}' is not one of mean, none")
+        decoder = loaded.decoder_layers()
+        self.name = getattr(loaded, "name", "model")
+        self.layers = sorted(set(int(i) for i in layers))
+        for i in self.layers:
+            if not 0 <= i < len(decoder):
+                raise HarnessError(f"attention capture: layer {i} is out of range for {self.name} with {len(decoder)} layers")
+        self._modules = {i: decoder[i].self_attn for i in self.layers}
+        self.grad = grad
+        self.heads = heads
+        self.maps: dict[int, torch.Tensor] = {}
+        self.calls: dict[int, int] = {i: 0 for i in self.layers}
+        self._handles: list = []
+
+    def _hook(self, layer: int):
+        def hook(module, args, kwargs):
+            hidden = kwargs.get("hidden_states", args[0] if args else None)
+            cache = kwargs.get("past_key_values")
+            if cache is not None and cache.get_seq_length(module.layer_idx) > 0:
+                raise HarnessError(f"attention capture on {self.name}: run the forward pass without a filled KV cache")
+            with torch.set_grad_enabled(self.grad and torch.is_grad_enabled()):
+                probs = attention_probabilities(module, hidden, kwargs["position_embeddings"], kwargs.get("attention_mask"))
+                self.maps[layer] = probs.mean(dim=1) if self.heads == "mean" else probs
+            self.calls[layer] += 1
+            return None
+
+        return hook
+
+    def __enter__(self) -> "AttentionCapture":
+        self.maps = {}
+        for i, module in self._modules.items():
+            self._handles.append(module.register_forward_pre_hook(self._hook(i), with_kwargs=True))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+@contextmanager
+def capture_attention(loaded, layers: Iterable[int], *, grad: bool = True, heads: str = "mean") -> Iterator[AttentionCapture]:
+    """Functional form of :class:`AttentionCapture`."""
+    with AttentionCapture(loaded, layers, grad=grad, heads=heads) as cap:
+        yield cap

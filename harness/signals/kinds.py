@@ -1,0 +1,69 @@
+"""Signal kinds: what is read from a model and which entries of it a loss compares.
+
+Each kind names what it needs from a forward pass (attention maps of some layers,
+hidden states of some layers, or the output logits) and builds the boolean mask
+of entries that count, from the batch alone. The mask is the same for student
+and teacher because both see the same token layout (checked beforehand).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from harness.registry import SIGNALS
+
+
+class SignalKind:
+    """Base: ``needs`` is ``attention``, ``hidden`` or ``logits``; ``uses_layers`` says if a layer spec applies."""
+
+    needs: str = "attention"
+    uses_layers: bool = True
+
+    def entry_mask(self, batch) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@SIGNALS.register("text_to_vision")
+class TextToVision(SignalKind):
+    """Attention of non-image tokens (rows) to image tokens (columns), a block of the full softmax map."""
+
+    def entry_mask(self, batch) -> torch.Tensor:
+        valid = batch.attention_mask.bool()
+        image = batch.image_mask.bool() & valid
+        rows = valid & ~image
+        return rows[:, :, None] & image[:, None, :]
+
+
+@SIGNALS.register("full")
+class FullAttention(SignalKind):
+    """The whole attention map over valid tokens (upper-triangle zeros included, as a plain mean does)."""
+
+    def entry_mask(self, batch) -> torch.Tensor:
+        valid = batch.attention_mask.bool()
+        return valid[:, :, None] & valid[:, None, :]
+
+
+@SIGNALS.register("hidden")
+class HiddenStates(SignalKind):
+    """Hidden states (output of the chosen decoder layers) on valid tokens; the hidden-state baseline."""
+
+    needs = "hidden"
+
+    def entry_mask(self, batch) -> torch.Tensor:
+        return batch.attention_mask.bool()[:, :, None]
+
+
+@SIGNALS.register("logits")
+class Logits(SignalKind):
+    """Output logits on the answer tokens (the CE+KL baseline); no layers."""
+
+    needs = "logits"
+    uses_layers = False
+
+    def entry_mask(self, batch) -> torch.Tensor:
+        """Positions whose logits predict an answer token (labels are shifted by one, as in CE)."""
+        if batch.labels is None:
+            return batch.attention_mask.bool()[:, :, None]
+        predicts_answer = torch.zeros_like(batch.labels, dtype=torch.bool)
+        predicts_answer[:, :-1] = batch.labels[:, 1:] != -100
+        return predicts_answer[:, :, None]
