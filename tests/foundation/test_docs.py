@@ -29,3 +29,22 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_results_are_ignored_except_the_readme():
     ignore = (REPO_ROOT / ".gitignore").read_text().splitlines()
     assert "results/*" in ignore and "!results/README.md" in ignore
+
+
+def test_the_extending_example_combiner_works():
+    import re
+
+    import torch
+
+    from harness.combine import aggregate
+    from harness.registry import COMBINERS
+
+    text = (REPO_ROOT / "docs" / "extending.md").read_text()
+    code = re.search(r"```python\n# harness/combine/equal.py\n(.*?)```", text, re.S).group(1)
+    try:
+        exec(compile(code, "docs/extending.md", "exec"), {})
+        grads = torch.tensor([[1.0, 0.0], [0.0, 3.0]], dtype=torch.float64)
+        out = aggregate(grads, ["a", "b"], "equal", scale=2.0)
+        assert torch.allclose(out, torch.tensor([1.0, 3.0], dtype=torch.float64))
+    finally:
+        COMBINERS.unregister("equal")
