@@ -20,8 +20,10 @@ import datetime as _dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -51,6 +53,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def atomic_folder(final: str | os.PathLike, *, replace: bool = True):
+    """Yield a temporary sibling folder; on success it is renamed to ``final``.
+
+    Readers see either the old folder or the complete new one, never half of it;
+    on an error the temporary folder is removed. With ``replace=False`` an
+    existing ``final`` (built meanwhile by another process) is kept and the new
+    copy dropped.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            if not replace:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

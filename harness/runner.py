@@ -10,10 +10,7 @@ failed, Ctrl-C or SIGTERM marks it interrupted, and a SIGKILL leaves it
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +26,7 @@ from harness.models import load_model
 from harness.paths import results_dir
 from harness.recipe import LoadedRecipe, load_recipe
 from harness.registry import DATASETS, REWEIGHTINGS
-from harness.rundir import RunDir, open_run, run_path
+from harness.rundir import RunDir, atomic_folder, open_run, run_path
 from harness.train.identity import model_identity, samples_identity, template_identity
 from harness.train.loop import Trainer
 from harness.train.objectives import ObjectiveSet
@@ -106,17 +103,9 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
 
 def save_student(loaded, folder: Path) -> Path:
     """The trained student as a standard HF folder (written aside, then renamed)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         loaded.model.save_pretrained(tmp)
         loaded.processor.save_pretrained(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

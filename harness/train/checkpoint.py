@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from harness.rundir import atomic_folder
 
 STEP_DIR = re.compile(r"^step-(\d{8})$")
 
@@ -28,21 +29,11 @@ def checkpoint_dir(run_path: str | os.PathLike) -> Path:
 
 def save_checkpoint(run_path: str | os.PathLike, step: int, state: dict[str, Any], *, keep: int = 2) -> Path:
     """Write ``state`` as the checkpoint of ``step`` atomically; prune to ``keep`` newest."""
-    root = checkpoint_dir(run_path)
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:08d}.", dir=root))
-    try:
-        with open(tmp / "state.pt", "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = checkpoint_dir(run_path) / f"step-{step:08d}"
+    with atomic_folder(final) as tmp, open(tmp / "state.pt", "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     for old in list_checkpoints(run_path)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

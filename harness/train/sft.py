@@ -11,9 +11,6 @@ it. Building happens in a temporary folder renamed into place, under a lock.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +20,7 @@ from tqdm.auto import tqdm
 from harness.data.collate import collate_train
 from harness.data.types import TrainSample
 from harness.paths import cache_dir
+from harness.rundir import atomic_folder
 from harness.train.identity import digest, model_identity, samples_identity
 from harness.train.loop import epoch_order
 from harness.train.target_store import BuildLock
@@ -88,15 +86,10 @@ def ensure_sft_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: i
         if (final / "config.json").exists():
             return final
         losses = fine_tune(loaded, samples, sft_spec, seed, progress=progress)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-        try:
+        with atomic_folder(final, replace=False) as tmp:
             loaded.model.save_pretrained(tmp)
             loaded.processor.save_pretrained(tmp)
             (tmp / "sft.json").write_text(digest_note(loaded, sft_spec, seed, losses))
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return final
 
 
