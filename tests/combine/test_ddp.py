@@ -1,8 +1,10 @@
 """DDP: two gloo ranks on CPU end with identical parameters that match one process on the union.
 
-The workers run under ``torch.distributed.run`` (accelerate's own CPU multi-process
-launch goes through mpirun, which this machine lacks; accelerate's Accelerator still
-wraps the model in DDP inside each worker and supplies ``no_sync``).
+The workers run under ``accelerate launch --multi_gpu --num_processes 2``: without a GPU,
+accelerate starts the two processes through torchrun and its Accelerator (``cpu=True``)
+sets up a MULTI_CPU gloo group (``--cpu`` with several processes would need mpirun, which
+this machine lacks). The Accelerator wraps the model in DDP inside each worker and
+supplies ``no_sync``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ TOL = 1e-5
 def two_rank_results(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            str(ROOT / "tests" / "combine" / "ddp_worker.py"), str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
