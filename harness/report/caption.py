@@ -1,0 +1,90 @@
+"""The caption of a table: what the numbers are, how they were tested, and what was found.
+
+A reader should not need the code to know what a mark means, so the caption names
+the judge and setting, the interval, the test(s), the correction, α, the number of
+comparisons, seeds and items — and says plainly which differences were significant
+and that the others were not. It claims nothing beyond that.
+"""
+
+from __future__ import annotations
+
+import math
+
+from harness.report.spec import ACCURACY_METRICS, EFFICIENCY_METRICS, METRIC_TITLES, SCORE_METRICS
+from harness.report.stats import CORRECTIONS
+
+
+# Below this many items per capability a bootstrap over items says little.
+SMALL_SAMPLE = 20
+
+
+def _range(values) -> str:
+    values = sorted(set(values))
+    if not values:
+        return "0"
+    return str(values[0]) if len(values) == 1 else f"{values[0]}–{values[-1]}"
+
+
+def _where(row: str, group: str) -> str:
+    return f"{row} ({group})" if group else row
+
+
+def caption(table) -> str:
+    """One paragraph; the user's own caption, if any, comes first."""
+    parts: list[str] = []
+    if table.spec.caption:
+        parts.append(table.spec.caption.strip().rstrip(".") + ".")
+    level = int(round(table.options.confidence * 100))
+    scored = [m for m in table.metrics if m in SCORE_METRICS]
+    if scored:
+        parts.append(f"Scores are mean judge scores (0–100; judge {table.judge_id or 'unknown'}; setting "
+                     f"{table.setting}); Avg. is the mean of perception, reasoning and planning; "
+                     f"± is half the width of a {level}% bootstrap percentile interval.")
+    if any(m in ACCURACY_METRICS for m in table.metrics):
+        parts.append("MCQ accuracy is in percent over multiple-choice items.")
+    if any(m in EFFICIENCY_METRICS for m in table.metrics):
+        parts.append("Memory, tokens/s and first-token latency are one measurement per run (mean over seeds) "
+                     "and are not tested.")
+    parts.append("Bold marks the best value of each column" + (" within each column group" if any(table.groups) else "")
+                 + " (none when all rows tie).")
+    n_items = ", ".join(f"{cap} {n}" for cap, n in table.items.items())
+    parts.append(f"Seeds per system: {_range(table.seeds.values())}; items per capability: {n_items}.")
+    fewest = min((n for n in table.items.values() if n), default=0)
+    if scored and 0 < fewest < SMALL_SAMPLE:
+        parts.append(f"With fewer than {SMALL_SAMPLE} items in a capability the bootstrap intervals are too narrow "
+                     "and the tests unreliable; read these numbers as a smoke test.")
+    parts.append(_significance(table))
+    return " ".join(parts)
+
+
+def _significance(table) -> str:
+    if table.baseline is None:
+        return "No baseline was named, so no difference was tested; the intervals are per system."
+    if table.n_comparisons == 0:
+        return f"Baseline: {table.baseline}. No comparison could be made (no other system shares its group)."
+    correction = CORRECTIONS[table.options.correction][1]
+    tests = "; ".join(table.tests)
+    head = (f"Each system is compared with the baseline '{table.baseline}' of its column group by {tests} "
+            f"({table.options.n_resamples:,} resamples where bootstrapped; two-sided), with {correction} "
+            f"correction over all {table.n_comparisons} comparisons in this table at α = {table.options.alpha:g}; "
+            "↑/↓ mark a significantly higher/lower value than the baseline.")
+    found = []
+    for (row, group, metric), cell in table.cells.items():
+        if cell.significant:
+            sign = "higher" if cell.diff > 0 else "lower"
+            effect = f", d_z = {cell.effect_size:.2f}" if math.isfinite(cell.effect_size) else ""
+            found.append(f"{_where(row, group)} {METRIC_TITLES[metric]} {sign} "
+                         f"(Δ = {_num(cell.diff, metric)}{effect}, adjusted p = {cell.p_adjusted:.3g})")
+    if not found:
+        return head + f" None of the {table.n_comparisons} differences is significant."
+    rest = table.n_comparisons - len(found)
+    tail = f" The other {rest} difference(s) are not significant." if rest else " Every tested difference is significant."
+    return head + " Significant: " + "; ".join(found) + "." + tail
+
+
+def _num(value: float, metric: str) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if metric in ACCURACY_METRICS:
+        return f"{100 * value:+.1f} points"
+    return f"{value:+.2f}"
