@@ -1,0 +1,157 @@
+"""LLM judge over any OpenAI-compatible chat-completions endpoint (standard library only).
+
+``POST {base_url}/chat/completions`` with the rubric prompt; the reply's last
+``Total Score: N`` is the verdict. Requests run ``concurrency`` at a time, each
+retried up to ``max_retries`` times with exponential backoff on server errors
+(5xx), rate limits (429), timeouts, refused connections and malformed replies; a
+client error (other 4xx: a wrong model name, a bad key) is not retried, since
+asking again cannot help. A verdict that cannot be had is recorded as missing
+(``total=None``, NaN in the scores, counted in ``n_missing``), never as 0.
+
+The API key is read from the environment variable named by ``api_key_env`` at
+request time; it is never stored in the judge, the cache, run files or messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional, Sequence
+from urllib.parse import urlparse
+
+from harness.data.types import EvalItem
+from harness.eval.judges.base import Judge, JudgeError, JudgeScore
+from harness.eval.judges.cache import VerdictCache, verdict_key
+from harness.eval.judges.criteria import rubric_for
+from harness.eval.judges.prompts import SYSTEM, build_prompt, load_template, parse_verdict
+from harness.paths import cache_dir
+from harness.registry import JUDGES
+
+
+class _Retryable(Exception):
+    """A failure worth another try (server error, timeout, malformed reply)."""
+
+
+class _Fatal(Exception):
+    """A failure another try cannot fix (client error)."""
+
+
+@JUDGES.register("http")
+class HttpJudge(Judge):
+    """LLM judge on an OpenAI-compatible endpoint: rubric prompts, SQLite cache, retries."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
+                 template: Optional[str] = None, temperature: float = 0.0, max_tokens: int = 400,
+                 timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, concurrency: int = 4,
+                 cache: Optional[str] = None, use_cache: bool = True):
+        parsed = urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise JudgeError(f"judge 'http': base_url '{base_url}' is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
+        if concurrency < 1 or max_retries < 0 or timeout <= 0:
+            raise JudgeError("judge 'http': concurrency must be ≥ 1, max_retries ≥ 0 and timeout > 0")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.template = load_template(template)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.concurrency = concurrency
+        self.custom_template = template is not None
+        suffix = "#" + hashlib.sha256(self.template.encode()).hexdigest()[:8] if self.custom_template else ""
+        self.judge_id = f"http:{model}@{parsed.netloc}{suffix}"
+        self.cache = None
+        if use_cache:
+            self.cache = VerdictCache(cache if cache is not None else cache_dir() / "judge" / "verdicts.sqlite")
+        self.requests = 0  # HTTP requests sent (for reports and tests)
+        self._count_lock = threading.Lock()
+
+    # -- one request -------------------------------------------------------------------
+    def _post(self, prompt: str) -> str:
+        body = json.dumps({
+            "model": self.model,
+            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, headers=headers, method="POST")
+        with self._count_lock:
+            self.requests += 1
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 429 or exc.code >= 500:
+                raise _Retryable(f"HTTP {exc.code}") from None
+            raise _Fatal(f"HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise _Retryable(f"{type(exc).__name__}: {reason}") from None
+        try:
+            return json.loads(payload)["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Retryable("malformed reply (not a chat completion)") from None
+
+    def _ask(self, item: EvalItem, prompt: str) -> JudgeScore:
+        rubric = rubric_for(item)
+        last = "no attempt"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
+            try:
+                reply = self._post(prompt)
+            except _Fatal as exc:
+                return JudgeScore(None, {}, self.judge_id, error=str(exc))
+            except _Retryable as exc:
+                last = str(exc)
+                continue
+            verdict = parse_verdict(reply, rubric)
+            if verdict is None:
+                last = "malformed reply (no 'Total Score: N' within the rubric's range)"
+                continue
+            total, criteria = verdict
+            if self.cache is not None:
+                self.cache.put(verdict_key(self.judge_id, prompt), self.judge_id, total, criteria, reply)
+            return JudgeScore(total, criteria, self.judge_id)
+        return JudgeScore(None, {}, self.judge_id, error=f"{last} after {self.max_retries + 1} attempts")
+
+    # -- the judge interface ---------------------------------------------------------
+    def score(self, item: EvalItem, prediction: str) -> JudgeScore:
+        return self.score_many([item], [prediction])[0]
+
+    def score_many(self, items: Sequence[EvalItem], predictions: Sequence[str]) -> list[JudgeScore]:
+        if len(items) != len(predictions):
+            raise ValueError("score_many: items and predictions differ in length")
+        prompts = [build_prompt(self.template, item, pred) for item, pred in zip(items, predictions)]
+        results: list[JudgeScore | None] = [None] * len(items)
+        todo = []
+        for i, prompt in enumerate(prompts):
+            cached = self.cache.get(verdict_key(self.judge_id, prompt)) if self.cache is not None else None
+            if cached is not None:
+                results[i] = JudgeScore(cached[0], cached[1], self.judge_id)
+            else:
+                todo.append(i)
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
+                for i, verdict in zip(todo, pool.map(lambda j: self._ask(items[j], prompts[j]), todo)):
+                    results[i] = verdict
+        return [r for r in results if r is not None]
+
+
+def describe(judge: HttpJudge) -> dict:
+    """What a run records about the judge (never the key itself)."""
+    return {"judge_id": judge.judge_id, "base_url": judge.base_url, "model": judge.model,
+            "api_key_env": judge.api_key_env, "cache": str(judge.cache.path) if judge.cache else None,
+            "template": "custom" if judge.custom_template else "default"}
