@@ -151,6 +151,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
+            if isinstance(child, str):  # a component given by name (`judge: rubric`) gains options
+                child = node[part] = {"name": child}
             if not isinstance(child, dict):
                 where = ".".join(parts[: i + 1])
                 raise RecipeError(f"--set '{text}': '{where}' is a {type(child).__name__}, not a mapping")

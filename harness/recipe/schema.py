@@ -168,6 +168,10 @@ class EvalSpec(Strict):
     batch_size: int = Field(8, ge=1, description="generation batch size")
     max_new_tokens: int = Field(64, ge=1, description="generation length limit")
     max_items: Optional[int] = Field(None, ge=1, description="evaluate only the first N items")
+    system_prompt: str = Field(
+        "drivebench",
+        description="brief before each question: drivebench (our DriveBench-style brief), none, or a text file",
+    )
 
 
 DEFAULT_MIXING: dict[str, dict[str, float]] = {

@@ -135,3 +135,10 @@ def test_round_trip_through_resolved_yaml(tmp_path):
     path = tmp_path / "resolved.yaml"
     path.write_text(recipe.to_yaml())
     assert load_recipe(path, check=False).hash == recipe.hash
+
+
+def test_set_refines_a_component_given_by_name():
+    data = apply_overrides({"combiner": "agp"}, ["combiner.stage2=false"])
+    assert data["combiner"] == {"name": "agp", "stage2": False}
+    data = apply_overrides({"combiner": "agp"}, ["combiner.name=pcgrad"])
+    assert data["combiner"] == {"name": "pcgrad"}
