@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from harness.data.types import TrainSample  # noqa: E402
 from harness.models.base import ModelSource, Scale  # noqa: E402
 from harness.registry import FAMILIES  # noqa: E402
 from harness.signals.capture import AttentionCapture  # noqa: E402
+from timing import best_of  # noqa: E402  (benchmarks/timing.py)
 
 
 def build(family: str, layers: int, hidden: int, heads: int, attn: str):
@@ -47,14 +47,6 @@ def build(family: str, layers: int, hidden: int, heads: int, attn: str):
 
     return Bench().load(ModelSource(family=family, scale="bench", init="random"), attn_implementation=attn)
 
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ table; run: .venv/bin/python benchmarks/bench_combine.py
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -20,17 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.combine import aggregate, build_combiner  # noqa: E402
 from harness.combine.shuffle import one_order, orders_per_objective  # noqa: E402
 from tests.combine import reference as ref  # noqa: E402
+from timing import best_of  # noqa: E402  (benchmarks/timing.py)
 
 NAMES = ["ce", "perception", "reasoning", "planning"]
 
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

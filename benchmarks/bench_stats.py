@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.report import stats  # noqa: E402
+from timing import best_of  # noqa: E402  (benchmarks/timing.py)
 
 
 def plain_loop(a: np.ndarray, b: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -55,14 +56,6 @@ def table_seconds(args) -> float:
         build_table(collect(tmp), TableSpec(name="bench", baseline="v00"), options=StatsOptions(n_resamples=args.resamples))
         return time.perf_counter() - start
 
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
