@@ -15,15 +15,6 @@ function does, so ``harness.report(...)`` works whatever was imported first.
 
 from __future__ import annotations
 
-import sys
-import types
+from harness.callable_package import make_callable
 
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        from harness.report.api import report
-
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "harness.report.api", "report")

@@ -1,0 +1,18 @@
+"""Ablation studies: ablation files → Optuna studies whose trials are ordinary runs.
+
+- :mod:`.ablation`: the file schema, ``load_ablation`` and the plan of trials;
+- :mod:`.space`, :mod:`.overrides`: search-space entries and variant overrides;
+- :mod:`.storage`: storage URLs and creating / joining a study without duplicates;
+- :mod:`.worker`, :mod:`.execute`, :mod:`.heartbeat`: claiming, running (one child
+  process per trial), pruning, heartbeats and retries;
+- :mod:`.study`: ``sweep()`` (what ``harness sweep`` calls), progress, ``--rerun-top``.
+
+Nothing here registers components; docs/sweeps.md is the user's guide. The package
+is callable (it forwards to :func:`harness.sweep.study.sweep`) so that
+``harness.sweep(...)`` keeps working after ``import harness.sweep.study``; see
+:mod:`harness.callable_package`.
+"""
+
+from harness.callable_package import make_callable
+
+make_callable(__name__, "harness.sweep.study", "sweep")
