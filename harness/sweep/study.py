@@ -175,6 +175,9 @@ def _spawn_workers(args: list[str], n: int, log_dir: Path) -> list[subprocess.Po
     from harness.sweep.execute import _die_with_parent
 
     log_dir.mkdir(parents=True, exist_ok=True)
+    # N workers on one machine share its cores: unless the user chose, each trial's torch
+    # gets cores / N threads, so the workers do not oversubscribe the CPU.
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // n))
     procs = []
     for i in range(n):
         log = open(log_dir / f"worker-{i}.log", "ab")
@@ -182,7 +185,7 @@ def _spawn_workers(args: list[str], n: int, log_dir: Path) -> list[subprocess.Po
             [sys.executable, "-m", "harness.cli", "sweep", *args, "--worker"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-            env=dict(os.environ, PYTHONUNBUFFERED="1")))
+            env=dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=threads)))
         log.close()
     return procs
 
