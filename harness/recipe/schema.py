@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from harness.data.types import CAPABILITIES
 
 
+def folder_name(value: str, *, what: str = "folder name", forbidden: str = "/\\ \t\n") -> str:
+    """``value`` if it can name a folder (no separators, whitespace or leading dot), else ValueError."""
+    if not value or any(ch in value for ch in forbidden) or value.startswith("."):
+        raise ValueError(f"'{value}' is not usable as a {what} (no spaces, slashes or leading dot)")
+    return value
+
+
 class Strict(BaseModel):
     """A block whose unknown keys are errors (so a typo never passes silently)."""
 
@@ -205,9 +212,7 @@ class Recipe(Strict):
     @field_validator("name")
     @classmethod
     def _name_is_a_folder_name(cls, value: str) -> str:
-        if not value or any(ch in value for ch in "/\\ \t\n") or value.startswith("."):
-            raise ValueError(f"'{value}' is not usable as a folder name (no spaces, slashes or leading dot)")
-        return value
+        return folder_name(value)
 
     @field_validator("mixing")
     @classmethod

@@ -26,6 +26,7 @@ from harness.errors import RecipeError
 from harness.recipe import LoadedRecipe, recipe_from_dict
 from harness.recipe.loader import canonical_json, read_yaml, resolve_extends
 from harness.recipe.messages import recipe_error
+from harness.recipe.schema import folder_name
 from harness.registry import did_you_mean
 from harness.sweep import optuna_parts
 from harness.sweep.overrides import REPLACE_KEY, apply_variant, flatten, set_path
@@ -119,9 +120,7 @@ class AblationSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _folder_name(cls, value: str) -> str:
-        if not value or any(ch in value for ch in "/\\ \t\n:") or value.startswith("."):
-            raise ValueError(f"'{value}' is not usable as a study / folder name")
-        return value
+        return folder_name(value, what="study / folder name", forbidden="/\\ \t\n:")
 
     @field_validator("seeds")
     @classmethod
