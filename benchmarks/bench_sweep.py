@@ -20,7 +20,10 @@ times, and the per-trial overhead of the sweep (wall time of a trial beyond the
 run's own ``seconds``: interpreter start, imports, Optuna bookkeeping). Evaluation
 is off on both sides (it is the same work on both and would only dilute the ratio).
 
-run: .venv/bin/python benchmarks/bench_sweep.py [--trials 12] [--json out.json]
+Then, with the caches warm, the same study runs twice more into fresh results folders,
+with 1 and with 2 local workers, and their trials per hour are compared (target ≥ 1.7×).
+
+run: .venv/bin/python benchmarks/bench_sweep.py [--trials 12] [--throughput-trials 6] [--json out.json]
 """
 
 from __future__ import annotations
@@ -71,10 +74,28 @@ def summaries(results: Path) -> list[dict]:
     return [json.loads(p.read_text())["summary"] for p in sorted(results.glob("runs/*/*/run.json"))]
 
 
+def throughput(ablation_file: Path, work: Path, trials: int) -> dict:
+    """Trials per hour of the same study with 1 and with 2 local workers (caches already warm).
+
+    Each side gets a fresh results folder, so no run is reused, while the teacher and
+    target caches built above are shared: what is compared is the trials themselves.
+    """
+    per_hour = {}
+    for workers in (1, 2):
+        cmd = [sys.executable, "-m", "harness.cli", "sweep", str(ablation_file), "--results",
+               str(work / f"throughput-{workers}"), "--workers", str(workers), "--n-trials", str(trials), "--quiet"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        per_hour[workers] = trials / (time.perf_counter() - start) * 3600
+    return {"trials": trials, "trials_per_hour": per_hour, "ratio": per_hour[2] / per_hour[1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--throughput-trials", type=int, default=6,
+                        help="trials of the 1-vs-2-workers throughput comparison (0: skip it)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (runs, caches) for inspection")
     args = parser.parse_args()
     if not 1 <= args.trials <= 3 * len(LRS):
@@ -155,6 +176,12 @@ def main() -> None:
     print(tabulate(rows, headers=["", "study (shared)", "independent (uncached)", "study / independent"], tablefmt="simple"))
     target = figures["teacher_forward_ratio"] is not None and figures["teacher_forward_ratio"] <= 1 / 8
     print(f"target teacher-forward ratio <= 1/8: {'met' if target else 'NOT met'}")
+    if args.throughput_trials:
+        figures["throughput"] = throughput(ablation_file, work, args.throughput_trials)
+        t = figures["throughput"]
+        print(f"throughput, {args.throughput_trials} trials with warm caches: 1 worker {t['trials_per_hour'][1]:.0f} "
+              f"trials/h, 2 workers {t['trials_per_hour'][2]:.0f} trials/h, ratio {t['ratio']:.2f} "
+              f"(target >= 1.7: {'met' if t['ratio'] >= 1.7 else 'NOT met'})")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     if args.keep:
