@@ -33,7 +33,6 @@ import math
 import random
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -51,7 +50,7 @@ from harness.eval.judges.rubric import RubricJudge  # noqa: E402
 from harness.models import load_model  # noqa: E402
 from harness.recipe.schema import SFTSpec  # noqa: E402
 from harness.registry import DATASETS  # noqa: E402
-from harness.train.sft import fine_tune  # noqa: E402
+from harness.train.sft import fine_tune, grounding_samples  # noqa: E402
 
 ENV_PREFIX = "Environment: "
 
@@ -60,9 +59,7 @@ def environment_line(answer: str) -> str | None:
     return next((line for line in answer.split("\n") if line.startswith(ENV_PREFIX)), None)
 
 
-def caption_samples(samples: list[TrainSample]) -> list[TrainSample]:
-    """Each training sample with its answer cut to the Environment line (samples without one are left out)."""
-    return [replace(s, answer=line) for s in samples if (line := environment_line(s.answer))]
+caption_samples = grounding_samples  # the harness's own warm-up data (harness/train/sft.py)
 
 
 def answer_logprob(loaded, samples: list[TrainSample]) -> torch.Tensor:

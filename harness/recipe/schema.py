@@ -82,6 +82,12 @@ class SFTSpec(Strict):
     max_steps: Optional[int] = Field(None, ge=1, description="stop after this many optimizer steps")
     lr: float = Field(1e-3, gt=0, description="AdamW learning rate")
     batch_size: int = Field(8, ge=1, description="samples per optimizer step")
+    grounding_steps: int = Field(
+        0, ge=0, description="first train this many steps on each answer's `Environment:` line alone (docs/grounding.md)"
+    )
+    grounding_mix: float = Field(
+        0.0, ge=0, le=1, description="share of such Environment-line samples mixed into the main fine-tuning"
+    )
 
 
 class TeacherSpec(ModelSpec):

@@ -11,6 +11,8 @@ it. Building happens in a temporary folder renamed into place, under a lock.
 from __future__ import annotations
 
 import math
+import random
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +21,7 @@ from tqdm.auto import tqdm
 
 from harness.data.collate import collate_train
 from harness.data.types import TrainSample
+from harness.errors import HarnessError
 from harness.paths import cache_dir
 from harness.rundir import atomic_folder
 from harness.train.identity import digest, model_identity, samples_identity
@@ -34,6 +37,60 @@ def sft_key(teacher, samples: Sequence[TrainSample], sft_spec, seed: int) -> str
         "seed": seed,
         "version": "sft-v1",
     })
+
+
+ENVIRONMENT_PREFIX = "Environment: "
+
+
+def grounding_samples(samples: Sequence[TrainSample]) -> list[TrainSample]:
+    """Each sample with its answer cut to its ``Environment:`` line (samples without one are left out).
+
+    Why: a tiny language model learns the text patterns of long structured answers
+    long before it starts reading its few image tokens, and then never does. The
+    environment line (time of day, weather, road) can only be decided from the image,
+    so a short warm-up on it makes the model use the picture first (docs/grounding.md).
+    """
+    out = []
+    for s in samples:
+        line = next((l for l in s.answer.split("\n") if l.startswith(ENVIRONMENT_PREFIX)), None)
+        if line is not None:
+            out.append(replace(s, answer=line))
+    return out
+
+
+def grounding_plan(samples: Sequence[TrainSample], sft_spec, seed: int) -> tuple[list[TrainSample], list[TrainSample]]:
+    """(warm-up samples, main samples) of a teacher's SFT: pure, so the plan can be checked."""
+    captions = grounding_samples(samples) if (sft_spec.grounding_steps or sft_spec.grounding_mix) else []
+    if sft_spec.grounding_steps and not captions:
+        raise HarnessError("sft.grounding_steps: no training answer has an `Environment:` line to warm up on")
+    warm = captions if sft_spec.grounding_steps else []
+    main = list(samples)
+    if sft_spec.grounding_mix and captions:
+        main += random.Random(seed).sample(captions, min(len(captions), int(sft_spec.grounding_mix * len(samples))))
+    return warm, main
+
+
+def train_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, progress: bool = True) -> dict:
+    """The recipe's SFT of a teacher: optional grounding warm-up, then fine-tuning (mixed as asked)."""
+    warm, main = grounding_plan(samples, sft_spec, seed)
+    losses: dict = {}
+    if warm:
+        per_epoch = math.ceil(len(warm) / sft_spec.batch_size)
+        settings = SFTSettings(epochs=math.ceil(sft_spec.grounding_steps / per_epoch), max_steps=sft_spec.grounding_steps,
+                               lr=sft_spec.lr, batch_size=sft_spec.batch_size)
+        losses["grounding"] = fine_tune(loaded, warm, settings, seed, progress=progress)
+    losses["sft"] = fine_tune(loaded, main, sft_spec, seed, progress=progress)
+    return losses
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    """The fields :func:`fine_tune` reads (a recipe's SFTSpec has them too)."""
+
+    epochs: int
+    max_steps: int | None
+    lr: float
+    batch_size: int
 
 
 def fine_tune(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, progress: bool = True) -> dict[str, float]:
@@ -85,7 +142,7 @@ def ensure_sft_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: i
     with BuildLock(root / f"build-{key[:24]}"):
         if (final / "config.json").exists():
             return final
-        losses = fine_tune(loaded, samples, sft_spec, seed, progress=progress)
+        losses = train_teacher(loaded, samples, sft_spec, seed, progress=progress)
         with atomic_folder(final, replace=False) as tmp:
             loaded.model.save_pretrained(tmp)
             loaded.processor.save_pretrained(tmp)
@@ -96,4 +153,4 @@ def ensure_sft_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: i
 def digest_note(loaded, sft_spec, seed: int, losses: dict[str, float]) -> str:
     import json
 
-    return json.dumps({"base": loaded.name, "sft": sft_spec.model_dump(), "seed": seed, "loss": losses}, indent=2)
+    return json.dumps({"base": loaded.name, "sft": sft_spec.model_dump(), "seed": seed, "loss": losses}, indent=2, default=str)
