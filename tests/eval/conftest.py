@@ -6,10 +6,11 @@ judge cache), so the tests never touch the user's cache.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from tests.session_env import environ
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"  # real DriveBench items (CC-BY-4.0)
 CLEAN = FIXTURES / "drivebench-clean-sample.json"
@@ -19,13 +20,8 @@ BITERROR = FIXTURES / "drivebench-biterror-sample.json"
 @pytest.fixture(scope="session", autouse=True)
 def eval_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval_cache")
-    old = os.environ.get("HARNESS_CACHE")
-    os.environ["HARNESS_CACHE"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("HARNESS_CACHE", None)
-    else:
-        os.environ["HARNESS_CACHE"] = old
+    with environ("HARNESS_CACHE", str(root)):
+        yield root
 
 
 @pytest.fixture(scope="session")

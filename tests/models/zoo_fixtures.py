@@ -6,28 +6,23 @@ second), so tests never touch the user's cache and always see a fresh build.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from harness.data.types import TrainSample
+from tests.session_env import environ
 
 
 @pytest.fixture(scope="session")
 def zoo_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("harness_cache")
-    old = os.environ.get("HARNESS_CACHE")
-    os.environ["HARNESS_CACHE"] = str(root)
-    from harness.models.zoo import build_zoo
+    with environ("HARNESS_CACHE", str(root)):
+        from harness.models.zoo import build_zoo
 
-    build_zoo()
-    yield root
-    if old is None:
-        os.environ.pop("HARNESS_CACHE", None)
-    else:
-        os.environ["HARNESS_CACHE"] = old
+        build_zoo()
+        yield root
 
 
 @pytest.fixture(scope="session")
