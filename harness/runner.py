@@ -60,7 +60,7 @@ def _dataset(component, field: str):
 def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
     """Load models and data, fine-tune tiny teachers, resolve objectives, fill the teacher cache."""
     spec = recipe.spec
-    generator = seed_everything(spec.seed)
+    seed_everything(spec.seed)
     if spec.data.train is None:
         raise HarnessError(f"{recipe.source or recipe.name}: data.train: a run needs training data")
     samples = list(_dataset(spec.data.train, "data.train").train_samples())
@@ -78,7 +78,6 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
         for p in teacher.model.parameters():
             p.requires_grad_(False)
         teachers[key] = teacher
-    seed_everything(spec.seed)  # SFT consumed randomness; the run starts from the recipe's seed
     objectives = ObjectiveSet(spec, student, teachers)
     objectives.prepare(teachers)
     targets = TeacherCache(
@@ -97,7 +96,7 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
         reweighting = REWEIGHTINGS.get(spec.reweighting.name)(**spec.reweighting.options)
         proportions = {name: obj.weight for name, obj in spec.objectives.items()}
         combiner = ReweightedCombiner(combiner, reweighting, proportions)
-    generator = seed_everything(spec.seed)
+    generator = seed_everything(spec.seed)  # SFT consumed randomness; the run starts from the recipe's seed
     return Prepared(recipe, student, teachers, samples, objectives, targets, combiner, generator)
 
 

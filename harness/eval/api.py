@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -22,6 +21,7 @@ from harness.eval.aggregate import flat_summary
 from harness.eval.pipeline import build_judge, load_settings, run_evaluation
 from harness.eval.prompts import resolve_system_prompt
 from harness.paths import results_dir
+from harness.recipe.loader import content_hash
 from harness.registry import DATASETS, FAMILIES, did_you_mean
 from harness.rundir import RunDir, atomic_write_json, git_commit, hardware, package_versions
 
@@ -121,8 +121,7 @@ def _folder_name(spec: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def _identity(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+_identity = content_hash
 
 
 def _open_eval_dir(base: Path, force: bool) -> tuple[RunDir, bool]:

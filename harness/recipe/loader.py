@@ -164,15 +164,19 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 HASH_EXCLUDED = ("description",)
 
 
-def canonical_json(data: dict[str, Any]) -> str:
+def canonical_json(data: Any) -> str:
     """Key-order- and formatting-independent serialisation used for hashing."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def content_hash(data: Any) -> str:
+    """sha256 hex of :func:`canonical_json`: the one content hash of the harness."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
 def recipe_hash(resolved: dict[str, Any]) -> str:
     """sha256 of the canonical resolved recipe (without free-text fields)."""
-    hashed = {k: v for k, v in resolved.items() if k not in HASH_EXCLUDED}
-    return hashlib.sha256(canonical_json(hashed).encode("utf-8")).hexdigest()
+    return content_hash({k: v for k, v in resolved.items() if k not in HASH_EXCLUDED})
 
 
 def dump_yaml(resolved: dict[str, Any]) -> str:

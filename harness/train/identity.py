@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.data.types import TrainSample
+from harness.recipe.loader import content_hash
 
 FULL_HASH_LIMIT = 256 << 20  # files above this are hashed by size + sampled blocks
 BLOCK = 1 << 20
 TARGETS_VERSION = "targets-v1"  # bump when the stored layout of targets changes
 
 
-def digest(obj: Any) -> str:
-    """sha256 of a JSON-serialisable object (sorted keys)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+digest = content_hash  # sha256 of a JSON-serialisable object (sorted keys)
 
 
 def file_digest(path: Path) -> str:

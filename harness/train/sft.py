@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -76,21 +76,11 @@ def train_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *
     losses: dict = {}
     if warm:
         per_epoch = math.ceil(len(warm) / sft_spec.batch_size)
-        settings = SFTSettings(epochs=math.ceil(sft_spec.grounding_steps / per_epoch), max_steps=sft_spec.grounding_steps,
-                               lr=sft_spec.lr, batch_size=sft_spec.batch_size)
+        settings = sft_spec.model_copy(update={"epochs": math.ceil(sft_spec.grounding_steps / per_epoch),
+                                               "max_steps": sft_spec.grounding_steps})
         losses["grounding"] = fine_tune(loaded, warm, settings, seed, progress=progress)
     losses["sft"] = fine_tune(loaded, main, sft_spec, seed, progress=progress)
     return losses
-
-
-@dataclass(frozen=True)
-class SFTSettings:
-    """The fields :func:`fine_tune` reads (a recipe's SFTSpec has them too)."""
-
-    epochs: int
-    max_steps: int | None
-    lr: float
-    batch_size: int
 
 
 def fine_tune(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, progress: bool = True) -> dict[str, float]:
