@@ -307,39 +307,32 @@ def mcnemar_exact(a_correct: np.ndarray, b_correct: np.ndarray) -> McNemar:
     return result
 
 
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (family-wise error); NaN entries stay NaN and do not count."""
+def _adjust_sorted(p_values: np.ndarray, adjust) -> np.ndarray:
+    """Apply ``adjust`` (sorted finite p-values → adjusted, same order) and put the results back.
+
+    NaN entries stay NaN and do not count towards the number of comparisons; results are capped at 1.
+    """
     p = np.asarray(p_values, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m == 0:
+    if not ok.any():
         return out
     vals = p[ok]
     order = np.argsort(vals, kind="stable")
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * vals[order])
-    back = np.empty(m)
-    back[order] = np.minimum(1.0, adjusted)
+    back = np.empty(vals.shape[0])
+    back[order] = np.minimum(1.0, adjust(vals[order]))
     out[ok] = back
     return out
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (family-wise error); NaN entries stay NaN and do not count."""
+    return _adjust_sorted(p_values, lambda v: np.maximum.accumulate((len(v) - np.arange(len(v))) * v))
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (false discovery rate); NaN entries stay NaN."""
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    vals = p[ok]
-    order = np.argsort(vals, kind="stable")
-    scaled = vals[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    back = np.empty(m)
-    back[order] = np.minimum(1.0, adjusted)
-    out[ok] = back
-    return out
+    return _adjust_sorted(p_values, lambda v: np.minimum.accumulate((v * len(v) / np.arange(1, len(v) + 1))[::-1])[::-1])
 
 
 CORRECTIONS = {
