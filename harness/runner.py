@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from tabulate import tabulate
@@ -23,8 +23,10 @@ from tabulate import tabulate
 from harness.combine import build_combiner
 from harness.errors import HarnessError
 from harness.models import load_model
+from harness.models.base import quiet_progress
 from harness.paths import results_dir
 from harness.recipe import LoadedRecipe, load_recipe
+from harness.recipe.loader import canonical_json
 from harness.registry import DATASETS, REWEIGHTINGS
 from harness.rundir import RunDir, atomic_folder, open_run, run_path
 from harness.train.identity import model_identity, samples_identity, template_identity
@@ -50,11 +52,64 @@ class Prepared:
     generator: torch.Generator
 
 
-def _dataset(component, field: str):
+def build_dataset(component, field: str):
+    """The registered dataset a recipe component names (a bad option is a one-line error naming ``field``)."""
     try:
         return DATASETS.get(component.name)(**component.options)
     except TypeError as exc:
         raise HarnessError(f"{field}: {exc}") from None
+
+
+def _fine_tuned(recipe: LoadedRecipe, field: str, mspec, loaded, samples: list, sft_data: dict[str, list],
+                progress: bool) -> Path:
+    """The folder of model ``field`` (``student`` or ``teachers.KEY``) fine-tuned as its
+    ``sft`` block says (built once, then cached).
+
+    ``sft_data`` memoises the SFT datasets already loaded (three teachers usually
+    share one), keyed by their canonical JSON.
+    """
+    sft_samples = samples
+    if mspec.sft.data is not None:
+        data_key = canonical_json(mspec.sft.data.model_dump())
+        if data_key not in sft_data:
+            sft_data[data_key] = list(build_dataset(mspec.sft.data, f"{field}.sft.data").train_samples())
+        sft_samples = sft_data[data_key]
+        if not sft_samples:
+            raise HarnessError(f"{recipe.source or recipe.name}: {field}.sft.data: the dataset has no training samples")
+    sft_seed = recipe.spec.seed if mspec.sft.seed is None else mspec.sft.seed
+    return ensure_sft_teacher(loaded, sft_samples, mspec.sft, sft_seed, progress=progress)
+
+
+def _tuned_name(mspec) -> str:
+    return f"{mspec.family}:zoo/{mspec.zoo or mspec.scale or 'path'}+sft"
+
+
+def fine_tune_models(recipe: LoadedRecipe, *, progress: bool = True,
+                     on_model: Callable[[str, Path, float], None] | None = None) -> dict[str, Path]:
+    """Fine-tune (or find in the cache) the student and every teacher of ``recipe`` that has
+    an ``sft`` block.
+
+    Returns ``{field: HF folder}`` (``student``, ``teachers.KEY``): what `prepare` does
+    for them, without a run, so a caller (the demo) can build them ahead of the runs and
+    evaluate them on their own. ``on_model(field, folder, seconds)`` hears of each as it is ready.
+    """
+    spec = recipe.spec
+    tuned = {f"teachers.{k}": t for k, t in spec.teachers.items() if t.sft is not None}
+    if spec.student.sft is not None:
+        tuned = {"student": spec.student, **tuned}
+    samples: list = []
+    if any(m.sft.data is None for m in tuned.values()):
+        if spec.data.train is None:
+            raise HarnessError(f"{recipe.source or recipe.name}: data.train: sft without sft.data needs training data")
+        samples = list(build_dataset(spec.data.train, "data.train").train_samples())
+    sft_data: dict[str, list] = {}
+    folders: dict[str, Path] = {}
+    for field, mspec in tuned.items():
+        start = time.perf_counter()
+        folders[field] = _fine_tuned(recipe, field, mspec, load_model(mspec), samples, sft_data, progress)
+        if on_model is not None:
+            on_model(field, folders[field], time.perf_counter() - start)
+    return folders
 
 
 def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
@@ -63,17 +118,23 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
     seed_everything(spec.seed)
     if spec.data.train is None:
         raise HarnessError(f"{recipe.source or recipe.name}: data.train: a run needs training data")
-    samples = list(_dataset(spec.data.train, "data.train").train_samples())
+    samples = list(build_dataset(spec.data.train, "data.train").train_samples())
     if not samples:
         raise HarnessError(f"{recipe.source or recipe.name}: data.train: the dataset has no training samples")
+    sft_data: dict[str, list] = {}
     student = load_model(spec.student)
+    if spec.student.sft is not None:
+        folder = _fine_tuned(recipe, "student", spec.student, student, samples, sft_data, progress)
+        student = load_model({"family": spec.student.family, "path": str(folder), "dtype": spec.student.dtype})
+        student.name = _tuned_name(spec.student)
+        seed_everything(spec.seed)
     teachers: dict[str, Any] = {}
     for key, tspec in spec.teachers.items():
         teacher = load_model(tspec)
         if tspec.sft is not None:
-            folder = ensure_sft_teacher(teacher, samples, tspec.sft, spec.seed, progress=progress)
+            folder = _fine_tuned(recipe, f"teachers.{key}", tspec, teacher, samples, sft_data, progress)
             teacher = load_model({"family": tspec.family, "path": str(folder), "dtype": tspec.dtype})
-            teacher.name = f"{tspec.family}:zoo/{tspec.zoo or tspec.scale or 'path'}+sft"
+            teacher.name = _tuned_name(tspec)
         teacher.model.eval()
         for p in teacher.model.parameters():
             p.requires_grad_(False)
@@ -103,8 +164,9 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
 def save_student(loaded, folder: Path) -> Path:
     """The trained student as a standard HF folder (written aside, then renamed)."""
     with atomic_folder(folder) as tmp:
-        loaded.model.save_pretrained(tmp)
-        loaded.processor.save_pretrained(tmp)
+        with quiet_progress():
+            loaded.model.save_pretrained(tmp)
+            loaded.processor.save_pretrained(tmp)
     return folder
 
 

@@ -1,30 +1,32 @@
-"""`harness demo`: the main job on the embedded default (what `make demo` runs).
+"""`harness demo`: the mini Drive-KD paper on the embedded default (what `make demo` runs).
 
-Builds the tiny zoo and the synthetic benchmark on first use, fine-tunes the tiny
-teachers, and distils the tiny InternVL3-style student with three capability
-teachers and AGP (recipes/tiny/agp_internvl.yaml), evaluating it when the
-evaluator is available. Results land in results/runs/tiny_agp_internvl/.
+Builds the tiny zoo and the synthetic benchmark, fine-tunes the tiny teachers and
+pretrains the tiny students, trains seven methods × two families × two seeds
+(ablations/tiny/demo.yaml), evaluates everything and writes results/demo/report.md
+(+ .tex, .html, figures). See docs/demo.md and harness/demo/.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from harness import api
-from harness.paths import REPO_ROOT
-
-HELP = "run the embedded default end to end (what `make demo` runs)"
-RECIPE = REPO_ROOT / "recipes" / "tiny" / "agp_internvl.yaml"
+HELP = "run the mini Drive-KD paper on the tiny zoo and synthetic data (what `make demo` runs)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a field of the demo recipe (repeatable)")
-    parser.add_argument("--force", action="store_true", help="run again even if the demo run finished before")
+    parser.add_argument("--workers", type=int, default=2, metavar="N",
+                        help="parallel processes for the student runs (default 2: one per core)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="where everything goes (default: RESULTS/demo, or RESULTS/demo-quick with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="every size cut down: the whole pipeline in about a minute, numbers meaningless (tests)")
 
 
 def main(args: argparse.Namespace) -> int:
-    print(f"demo: {RECIPE.relative_to(REPO_ROOT)} on the tiny offline zoo and the synthetic driving benchmark")
-    run = api.run(RECIPE, args.overrides, force=args.force)
-    print(f"demo: results in {run.path}")
+    from harness.demo.pipeline import run_demo
+    from harness.errors import HarnessError
+
+    if args.workers < 1:
+        raise HarnessError("--workers must be at least 1")
+    run_demo(quick=args.quick, workers=args.workers, out=args.out)
     return 0

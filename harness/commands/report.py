@@ -18,7 +18,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default: results/reports/<study>)")
     parser.add_argument("--results", metavar="DIR", help="results root holding runs/ (default: $HARNESS_RESULTS or ./results)")
     parser.add_argument("--setting", help="setting to tabulate (default: the table's, else clean)")
-    parser.add_argument("--kind", choices=("table1", "table2", "table3"), help="table layout (overrides the file)")
+    parser.add_argument("--kind", choices=("table1", "table2", "table3", "settings"),
+                        help="table layout (overrides the file); settings: one row per evaluation setting")
+    parser.add_argument("--settings", metavar="S[,S]",
+                        help="--kind settings: comma-separated settings side by side (default: all the runs have)")
     parser.add_argument("--rows", help="row field: 'variant' or a dotted recipe path (overrides the file)")
     parser.add_argument("--columns", help="comma-separated dotted paths making column groups (overrides the file)")
     parser.add_argument("--metrics", help="comma-separated metrics (overrides the file)")
@@ -39,11 +42,15 @@ def main(args: argparse.Namespace) -> int:
     from harness.report.spec import StatsOptions
 
     table = {"setting": args.setting, "kind": args.kind, "rows": args.rows,
-             "columns": _split(args.columns), "metrics": _split(args.metrics)}
+             "columns": _split(args.columns), "metrics": _split(args.metrics), "settings": _split(args.settings)}
     if args.kind and not args.metrics:  # a new kind brings its default metrics
         from harness.report.spec import DEFAULT_METRICS
 
         table["metrics"] = DEFAULT_METRICS[args.kind]
+    if args.kind and not args.rows:  # ... and its default rows, where it has its own
+        from harness.report.spec import DEFAULT_ROWS
+
+        table["rows"] = DEFAULT_ROWS.get(args.kind)
     options = StatsOptions(alpha=args.alpha, correction=args.correction, n_resamples=args.resamples, seed=args.seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -20,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study-name", metavar="NAME", help="study name in the storage (default: the file's name)")
     parser.add_argument("--results", metavar="DIR", help="results root (default: $HARNESS_RESULTS or ./results)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--inline-trials", action="store_true",
+                        help="run each trial inside its worker, not as a `harness run` child process: saves "
+                             "an interpreter start per trial (tiny runs); no pruning")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers N
 
 
@@ -28,5 +31,6 @@ def main(args: argparse.Namespace) -> int:
 
     result = api.sweep(args.ablation, storage=args.storage, workers=args.workers, n_trials=args.n_trials,
                        results_root=args.results, study_name=args.study_name, rerun_top_k=args.rerun_top,
-                       seeds=args.seeds, worker_only=args.worker, quiet=args.quiet)
+                       seeds=args.seeds, worker_only=args.worker, quiet=args.quiet,
+                       inline_trials=args.inline_trials)
     return 0 if not result.counts.get("fail") or result.counts.get("complete") else 1

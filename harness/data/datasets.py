@@ -92,8 +92,10 @@ class SyntheticDriving:
     """Procedural driving scenes with DriveBench questions, built on first use and cached by content."""
 
     def __init__(self, seed: int = 0, train: int = 400, eval: int = 160, image_size: int = 96,
-                 cameras: int = 1, corruptions: list[str] | None = None, severity: int = 3,
+                 cameras: int = 1, corruptions: list[str] | str | None = None, severity: int = 3,
                  root: str | None = None):
+        if isinstance(corruptions, str):  # `--data-option corruptions=fog,low_light` arrives as text
+            corruptions = [c.strip() for c in corruptions.split(",") if c.strip()]
         self.config = SynthConfig(
             seed=seed, train=train, eval=eval, image_size=image_size, cameras=cameras,
             corruptions=tuple(DEFAULT_CORRUPTIONS if corruptions is None else corruptions), severity=severity,

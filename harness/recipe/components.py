@@ -100,8 +100,12 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
     """Cross-field and registry checks; raises the first problem as a RecipeError."""
     registry("families")  # loads built-ins and plugins once
     check_model(recipe.student, field="student", file=file)
+    if recipe.student.sft is not None and recipe.student.sft.data is not None:
+        check_component("datasets", recipe.student.sft.data, field="student.sft.data", file=file)
     for key, teacher in recipe.teachers.items():
         check_model(teacher, field=f"teachers.{key}", file=file)
+        if teacher.sft is not None and teacher.sft.data is not None:
+            check_component("datasets", teacher.sft.data, field=f"teachers.{key}.sft.data", file=file)
 
     for split in ("train", "eval"):
         spec = getattr(recipe.data, split)

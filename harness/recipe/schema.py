@@ -76,7 +76,8 @@ class ModelSpec(Strict):
 
 
 class SFTSpec(Strict):
-    """Supervised fine-tuning of a tiny-zoo teacher before it teaches (cached by content hash)."""
+    """Supervised fine-tuning of a model before the run: a tiny-zoo teacher before it teaches, or a
+    tiny-zoo student "pretrained" before it is distilled (cached by content hash)."""
 
     epochs: int = Field(1, ge=1, description="passes over the training split")
     max_steps: Optional[int] = Field(None, ge=1, description="stop after this many optimizer steps")
@@ -88,6 +89,19 @@ class SFTSpec(Strict):
     grounding_mix: float = Field(
         0.0, ge=0, le=1, description="share of such Environment-line samples mixed into the main fine-tuning"
     )
+    data: Optional[Component] = Field(
+        None, description="dataset the model is fine-tuned on (default: the run's data.train)"
+    )
+    seed: Optional[int] = Field(
+        None, description="seed of the fine-tuning (default: the run's seed); fix it so every run seed shares one model"
+    )
+
+
+class StudentSpec(ModelSpec):
+    """The trained model; a tiny-zoo student may first be fine-tuned (``sft``), standing in for
+    the pretrained generalist a real student (InternVL3-1B, …) already is."""
+
+    sft: Optional[SFTSpec] = Field(None, description="fine-tune the student first, before distillation (cached)")
 
 
 class TeacherSpec(ModelSpec):
@@ -198,7 +212,7 @@ class Recipe(Strict):
     name: str = Field(description="names the run directory results/runs/<name>/")
     description: str = Field("", description="free text (not hashed)")
     seed: int = Field(42, description="seed for python, numpy, torch and the combiner's generator")
-    student: ModelSpec = Field(description="the model being trained")
+    student: StudentSpec = Field(description="the model being trained")
     teachers: dict[str, TeacherSpec] = Field({}, description="frozen teachers by key")
     data: DataSpec = Field(DataSpec(), description="training and evaluation data")
     objectives: dict[str, ObjectiveSpec] = Field(

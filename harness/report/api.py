@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from harness.errors import HarnessError
 from harness.paths import results_dir
 from harness.report import plots, render
-from harness.report.collect import Collected, collect
+from harness.report.collect import Collected, ReportInputError, collect
+from harness.report.settings import BY_SETTING, LEADING_SETTINGS, by_setting, settings_present
 from harness.report.spec import Ablation, ReportSpecError, StatsOptions, TableSpec, read_ablation
 from harness.report.tables import Table, build_table
 from harness.rundir import atomic_write_text
 
 FORMAT_SUFFIX = {"md": ".md", "tex": ".tex", "html": ".html", "csv": ".csv"}
+# a settings table's model groups when none are named: one per variant (else recipe name)
+DEFAULT_SETTINGS_COLUMNS = ("method",)
 
 
 def _formats(formats: str | Iterable[str]) -> tuple[str, ...]:
@@ -69,7 +72,60 @@ def build(source: str | Path, *, baseline: str | None = None, results_root: str 
     collected, spec, ablation = load_source(source, results_root)
     if table:
         spec = dataclasses.replace(spec, **{k: v for k, v in table.items() if v is not None})
+    if spec.settings and spec.kind != "settings":
+        raise ReportSpecError(f"table {spec.name}: settings {', '.join(spec.settings)} were named but the table's "
+                              f"kind is {spec.kind!r}; use --kind settings to show settings side by side")
+    if spec.kind == "settings":
+        across, spec, baseline = settings_view(collected, spec, baseline)
+        return build_table(across, spec, baseline=baseline, options=options or StatsOptions()), collected, ablation
     return build_table(collected, spec, baseline=baseline, options=options or StatsOptions()), collected, ablation
+
+
+def settings_view(collected: Collected, spec: TableSpec,
+                  baseline: str | None = None) -> tuple[Collected, TableSpec, str | None]:
+    """What a ``settings`` table is built from: pseudo-runs per (run, setting), its spec and its baseline.
+
+    With ``rows: setting`` the baseline is a setting (default: clean when the runs
+    have it, else the first setting shown); it is shown even when ``settings`` leaves it out, since
+    every other row is tested against it. Without ``columns`` each model (``method``:
+    the variant, else the recipe name) is its own group, so different models' runs
+    are never pooled as if they were seeds of one. The spec's setting becomes
+    :data:`~harness.report.settings.BY_SETTING` and its row order the settings' order.
+    """
+    baseline = baseline if baseline is not None else spec.baseline
+    present = settings_present(collected)
+    settings = list(dict.fromkeys(spec.settings)) or present
+    if spec.rows == "setting":
+        if baseline is None:
+            baseline = LEADING_SETTINGS[0] if LEADING_SETTINGS[0] in present else (settings[0] if settings else None)
+        elif baseline not in present:
+            raise ReportInputError(f"table {spec.name}: baseline setting {baseline!r} is not among the runs' "
+                                   f"settings: {', '.join(present) or 'none'}")
+        if baseline is not None and baseline not in settings:
+            settings.insert(0, baseline)
+    across = by_setting(collected, settings)
+    order = tuple(settings) if spec.rows == "setting" else spec.order
+    columns = spec.columns or (DEFAULT_SETTINGS_COLUMNS if spec.rows == "setting" else ())
+    spec = dataclasses.replace(spec, setting=BY_SETTING, settings=tuple(settings), order=order, columns=columns)
+    return across, spec, baseline
+
+
+def build_settings_table(collected: Collected, *, settings: Sequence[str] | None = None,
+                         columns: Sequence[str] = DEFAULT_SETTINGS_COLUMNS, baseline: str | None = "clean",
+                         metrics: Sequence[str] | None = None, name: str = "settings", caption: str = "",
+                         options: StatsOptions | None = None) -> Table:
+    """One row per evaluation setting, one column group per model, each setting tested against ``baseline``.
+
+    ``settings``: which settings, in order (default: all present, clean then
+    text_only then the rest sorted); ``columns``: dotted paths whose values make the
+    model groups (e.g. ``("student.family",)``); ``baseline``: the setting every
+    other row is compared with, paired on items, within its group (None: clean
+    when present, else the first setting). Metrics default to the ``settings`` kind's.
+    """
+    spec = TableSpec(name=name, kind="settings", rows="setting", columns=tuple(columns), baseline=baseline,
+                     metrics=tuple(metrics or ()), caption=caption, settings=tuple(settings or ()))
+    across, spec, baseline = settings_view(collected, spec)
+    return build_table(across, spec, baseline=baseline, options=options or StatsOptions())
 
 
 def report(source: str | Path, baseline: str | None = None, formats: str | Iterable[str] = ("md",),

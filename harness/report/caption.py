@@ -29,6 +29,26 @@ def _where(row: str, group: str) -> str:
     return f"{row} ({group})" if group else row
 
 
+def _rows_are_settings(table) -> bool:
+    """A ``settings`` table whose rows are the evaluation settings (its usual layout)."""
+    return table.spec.kind == "settings" and table.spec.rows == "setting"
+
+
+def _where_scored(table) -> str:
+    if table.spec.kind == "settings":
+        return "settings " + ", ".join(table.spec.settings)
+    return f"setting {table.setting}"
+
+
+def _across_settings(table) -> str:
+    """Why rows of one model in different settings may share a table, said once."""
+    if _rows_are_settings(table):
+        return ("Rows are evaluation settings, not different systems: within a column group every row holds the "
+                "same runs (same models and seeds), scored on the same items in another setting.")
+    return ("The same runs were scored on the same items in each setting shown; "
+            "the field 'setting' tells them apart.")
+
+
 def caption(table) -> str:
     """One paragraph; the user's own caption, if any, comes first."""
     parts: list[str] = []
@@ -37,9 +57,11 @@ def caption(table) -> str:
     level = int(round(table.options.confidence * 100))
     scored = [m for m in table.metrics if m in SCORE_METRICS]
     if scored:
-        parts.append(f"Scores are mean judge scores (0–100; judge {table.judge_id or 'unknown'}; setting "
-                     f"{table.setting}); Avg. is the mean of perception, reasoning and planning; "
+        parts.append(f"Scores are mean judge scores (0–100; judge {table.judge_id or 'unknown'}; "
+                     f"{_where_scored(table)}); Avg. is the mean of perception, reasoning and planning; "
                      f"± is half the width of a {level}% bootstrap percentile interval.")
+    if table.spec.kind == "settings":
+        parts.append(_across_settings(table))
     if any(m in ACCURACY_METRICS for m in table.metrics):
         parts.append("MCQ accuracy is in percent over multiple-choice items.")
     if any(m in EFFICIENCY_METRICS for m in table.metrics):
@@ -48,7 +70,8 @@ def caption(table) -> str:
     parts.append("Bold marks the best value of each column" + (" within each column group" if any(table.groups) else "")
                  + " (none when all rows tie).")
     n_items = ", ".join(f"{cap} {n}" for cap, n in table.items.items())
-    parts.append(f"Seeds per system: {_range(table.seeds.values())}; items per capability: {n_items}.")
+    unit = "model" if _rows_are_settings(table) else "system"
+    parts.append(f"Seeds per {unit}: {_range(table.seeds.values())}; items per capability: {n_items}.")
     fewest = min((n for n in table.items.values() if n), default=0)
     if scored and 0 < fewest < SMALL_SAMPLE:
         parts.append(f"With fewer than {SMALL_SAMPLE} items in a capability the bootstrap intervals are too narrow "
@@ -60,14 +83,22 @@ def caption(table) -> str:
 def _significance(table) -> str:
     if table.baseline is None:
         return "No baseline was named, so no difference was tested; the intervals are per system."
+    settings = _rows_are_settings(table)
     if table.n_comparisons == 0:
+        if settings:
+            return (f"Baseline setting: {table.baseline}. No comparison could be made "
+                    "(no other setting shares its group).")
         return f"Baseline: {table.baseline}. No comparison could be made (no other system shares its group)."
     correction = CORRECTIONS[table.options.correction][1]
     tests = "; ".join(table.tests)
-    head = (f"Each system is compared with the baseline '{table.baseline}' of its column group by {tests} "
+    who = (f"Each setting is compared with the baseline setting '{table.baseline}' of the same column group, "
+           "paired on items," if settings else
+           f"Each system is compared with the baseline '{table.baseline}' of its column group")
+    than = f"in {table.baseline}" if settings else "the baseline"
+    head = (f"{who} by {tests} "
             f"({table.options.n_resamples:,} resamples where bootstrapped; two-sided), with {correction} "
             f"correction over all {table.n_comparisons} comparisons in this table at α = {table.options.alpha:g}; "
-            "↑/↓ mark a significantly higher/lower value than the baseline.")
+            f"↑/↓ mark a significantly higher/lower value than {than}.")
     found = []
     for (row, group, metric), cell in table.cells.items():
         if cell.significant:

@@ -56,6 +56,17 @@ class Collected:
         """A run's value for a dotted path (see :func:`run_field`)."""
         return run_field(self.infos.get(run_id, {}), self.recipes.get(run_id, {}), dotted)
 
+    def subset(self, run_ids) -> "Collected":
+        """Only these runs (in the frames' order); the skipped list is kept."""
+        keep = set(run_ids)
+        return Collected(
+            items=self.items[self.items["run_id"].isin(keep)].reset_index(drop=True),
+            runs=self.runs[self.runs["run_id"].isin(keep)].reset_index(drop=True),
+            recipes={k: v for k, v in self.recipes.items() if k in keep},
+            infos={k: v for k, v in self.infos.items() if k in keep},
+            skipped=list(self.skipped),
+        )
+
 
 def find_run_dirs(root: str | Path) -> list[Path]:
     """Every directory under ``root`` (or ``root`` itself) that holds a run.json, sorted."""

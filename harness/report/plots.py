@@ -57,7 +57,9 @@ def plot_capabilities(table, stem: Path) -> list[Path]:
                capsize=3, label=name)
     ax.set_xticks(x, ["Avg." if m == "avg" else m.capitalize() for m in metrics])
     ax.set_ylabel(f"judge score (0–100), {int(round(table.options.confidence * 100))}% interval")
-    ax.set_title(f"{table.spec.name}: capability scores (setting {table.setting})")
+    from harness.report.render import setting_words
+
+    ax.set_title(f"{table.spec.name}: capability scores ({setting_words(table)})")
     ax.legend(fontsize="small", ncols=min(3, len(systems)))
     return _save(fig, stem)
 

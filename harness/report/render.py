@@ -149,8 +149,16 @@ def view(table: Table, fmt: str) -> dict[str, Any]:
     }
 
 
+def setting_words(table: Table) -> str:
+    """'setting clean', or for a table whose rows are settings, the settings it shows."""
+    if table.spec.kind == "settings":
+        shown = list(table.spec.settings) or [r for r in table.rows]
+        return f"across settings: {', '.join(shown)}"
+    return f"setting {table.setting}"
+
+
 def _title(table: Table) -> str:
-    return f"{table.spec.name} ({table.spec.kind}, setting {table.setting})"
+    return f"{table.spec.name} ({table.spec.kind}, {setting_words(table)})"
 
 
 def render_markdown(table: Table) -> str:

@@ -17,7 +17,7 @@ import yaml
 from harness.errors import HarnessError
 from harness.registry import did_you_mean
 
-TABLE_KINDS = ("table1", "table2", "table3")
+TABLE_KINDS = ("table1", "table2", "table3", "settings")
 SCORE_METRICS = ("perception", "reasoning", "planning", "avg")
 ACCURACY_METRICS = ("mcq_acc_strict", "mcq_acc_official")
 # efficiency metric → which direction is better
@@ -27,7 +27,10 @@ DEFAULT_METRICS = {
     "table1": (*SCORE_METRICS, *EFFICIENCY_METRICS),
     "table2": ("avg",),
     "table3": SCORE_METRICS,
+    "settings": (*SCORE_METRICS, "mcq_acc_strict"),
 }
+# a kind's row field when none is given (any other kind: "variant")
+DEFAULT_ROWS = {"settings": "setting"}
 METRIC_TITLES = {
     "perception": "Perception", "reasoning": "Reasoning", "planning": "Planning", "avg": "Avg.",
     "mcq_acc_strict": "MCQ acc. (strict)", "mcq_acc_official": "MCQ acc. (official)",
@@ -45,13 +48,14 @@ class TableSpec:
 
     name: str
     kind: str = "table3"
-    rows: str = "variant"  # "variant" or a dotted run/recipe path
+    rows: str = ""  # "variant" or a dotted run/recipe path; "" → the kind's default (DEFAULT_ROWS, else variant)
     columns: tuple[str, ...] = ()  # dotted paths whose values make column groups
     baseline: str | None = None  # a row label every other row of its group is tested against
     metrics: tuple[str, ...] = ()
     caption: str = ""
     setting: str = "clean"
     order: tuple[str, ...] = ()  # preferred row order (an ablation's variants, in file order)
+    settings: tuple[str, ...] = ()  # kind "settings": the settings shown side by side (() → all present)
 
     def __post_init__(self):
         if self.kind not in TABLE_KINDS:
@@ -59,6 +63,8 @@ class TableSpec:
                                   + did_you_mean(self.kind, TABLE_KINDS))
         if not self.metrics:
             object.__setattr__(self, "metrics", DEFAULT_METRICS[self.kind])
+        if not self.rows:
+            object.__setattr__(self, "rows", DEFAULT_ROWS.get(self.kind, "variant"))
         for metric in self.metrics:
             if metric not in ALL_METRICS:
                 raise ReportSpecError(f"table metric {metric!r} is unknown; known: {', '.join(ALL_METRICS)}"
@@ -112,7 +118,7 @@ def read_ablation(path: str | Path) -> Ablation:
     table = data.get("table") or {}
     if not isinstance(table, dict):
         raise ReportSpecError(f"{path}: table: expected a mapping, got {type(table).__name__}")
-    known = {"kind", "rows", "columns", "baseline", "metrics", "caption", "setting"}
+    known = {"kind", "rows", "columns", "baseline", "metrics", "caption", "setting", "settings"}
     for key in table:
         if key not in known:
             raise ReportSpecError(f"{path}: table.{key}: unknown field; known: {', '.join(sorted(known))}"
@@ -123,17 +129,21 @@ def read_ablation(path: str | Path) -> Ablation:
     metrics = table.get("metrics") or ()
     if isinstance(metrics, str):
         metrics = (metrics,)
+    settings = table.get("settings") or ()
+    if isinstance(settings, str):
+        settings = tuple(s.strip() for s in settings.split(","))
     try:
         spec = TableSpec(
             name=data["name"],
             kind=str(table.get("kind", "table3")),
-            rows=str(table.get("rows", "variant")),
+            rows=str(table.get("rows") or ""),
             columns=tuple(str(c) for c in columns),
             baseline=None if table.get("baseline") is None else str(table["baseline"]),
             metrics=tuple(str(m) for m in metrics),
             caption=str(table.get("caption") or ""),
             setting=str(table.get("setting", "clean")),
             order=tuple(str(v) for v in (data.get("variants") or {})) if isinstance(data.get("variants"), dict) else (),
+            settings=tuple(str(s) for s in settings if str(s).strip()),
         )
     except ReportSpecError as exc:
         raise ReportSpecError(f"{path}: table: {exc}") from None

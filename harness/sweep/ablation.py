@@ -76,13 +76,16 @@ class PrunerSpec(_Named):
 class TableSpec(_Strict):
     """The table `harness report` draws from the study's runs."""
 
-    kind: Literal["table1", "table2", "table3"] = Field("table3", description="which paper table's layout")
-    rows: str = Field("variant", description="'variant' or a dotted recipe path naming each row")
+    kind: Literal["table1", "table2", "table3", "settings"] = Field(
+        "table3", description="which paper table's layout; settings: one row per evaluation setting")
+    rows: str = Field("", description="'variant' or a dotted recipe path naming each row (default: variant; "
+                                      "setting for kind settings)")
     columns: list[str] = Field([], description="dotted recipe paths that make the column groups (table1/table2)")
     baseline: Optional[str] = Field(None, description="row every other row is tested against")
     metrics: list[str] = Field([], description="summary metrics shown (default: the table kind's own)")
     caption: str = Field("", description="free text")
     setting: str = Field("clean", description="which evaluation setting the table shows")
+    settings: list[str] = Field([], description="kind settings: the settings shown as rows (default: all)")
 
 
 class RetrySpec(_Strict):
@@ -277,7 +280,8 @@ def _check(ablation: Ablation) -> None:
                 raise RecipeError(f"{value!r}: {exc.detail}", file=file, field=f"space.{path}") from None
     if not spec.variants and not spec.space:
         raise RecipeError("an ablation needs variants, a space, or both", file=file)
-    if spec.table is not None and spec.table.baseline is not None and spec.table.rows == "variant":
+    by_variant = spec.table is not None and spec.table.rows in ("variant", "") and spec.table.kind != "settings"
+    if by_variant and spec.table.baseline is not None:
         if spec.table.baseline not in spec.variants:
             known = list(spec.variants)
             raise RecipeError(f"'{spec.table.baseline}' is not a variant{did_you_mean(spec.table.baseline, known)}",

@@ -97,14 +97,23 @@ def run_trial(
     log_file: Path,
     on_metrics: Callable[[list[dict[str, Any]]], bool] | None = None,
     poll_s: float = 0.5,
+    inline: bool = False,
 ) -> Outcome:
-    """Run (or reuse) the recipe's run directory; ``on_metrics`` returning True prunes it."""
+    """Run (or reuse) the recipe's run directory; ``on_metrics`` returning True prunes it.
+
+    ``inline`` runs it in this process instead of a `harness run` child: no pruning,
+    and a crash takes the worker with it (its heartbeat then hands the trial on), but
+    no interpreter start and import of torch and transformers per trial (about 5 s on
+    a CPU core, as long as a tiny run's training).
+    """
     run = RunDir(run_path(results_root, recipe.name, recipe.hash, recipe.seed))
     if run.status == "finished":
         return Outcome("finished", run, reused=True)
     with run_lock(run.path):  # another study's trial may be running this very recipe and seed
         if run.status == "finished":
             return Outcome("finished", run, reused=True)
+        if inline:
+            return _run_here(recipe, run, results_root, recipe_dir, log_file)
         return _launch(recipe, run, results_root, recipe_dir, log_file, on_metrics, poll_s)
 
 
@@ -159,6 +168,36 @@ def _launch(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: P
     if child.returncode == 0 and run.status == "finished":
         return Outcome("finished", run, seconds=seconds)
     return Outcome("failed", run, error=_last_line(log_file) or f"exit code {child.returncode}", seconds=seconds)
+
+
+def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path) -> Outcome:
+    """The trial in this process, its output into the trial's log as a child's would go."""
+    import contextlib
+
+    from harness.runner import run_recipe
+
+    started = time.perf_counter()
+    recipe_file = recipe_dir / f"{recipe.name}-{recipe.hash[:8]}-s{recipe.seed}.yaml"
+    atomic_write_text(recipe_file, recipe.to_yaml())
+    resume = run.path.exists()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        print(f"$ (inline) harness run {recipe_file} --results {results_root} --quiet{' --resume' if resume else ''}",
+              flush=True)
+        try:
+            run_recipe(recipe, results_root=results_root, resume=resume, progress=False)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a failed trial, not a failed worker
+            import traceback
+
+            traceback.print_exc(file=log)
+            error = " ".join(str(exc).split())[:300] or type(exc).__name__
+            return Outcome("failed", run, error=error, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if run.status == "finished":
+        return Outcome("finished", run, seconds=seconds)
+    return Outcome("failed", run, error=f"run ended with status {run.status}", seconds=seconds)
 
 
 def _stop(child: subprocess.Popen, grace_s: float = 20.0) -> None:

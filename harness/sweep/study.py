@@ -202,8 +202,13 @@ def sweep(
     seeds: str | None = None,
     worker_only: bool = False,
     quiet: bool = False,
+    inline_trials: bool = False,
 ) -> SweepResult:
-    """Run (or join, or continue) the study of an ablation file; returns its final state."""
+    """Run (or join, or continue) the study of an ablation file; returns its final state.
+
+    ``inline_trials`` runs each trial inside its worker instead of a `harness run` child
+    process (saves an interpreter start per trial; not with a pruner).
+    """
     quiet_optuna()
     out: Callable[[str], None] = (lambda _line: None) if quiet else (lambda line: print(line, flush=True))
     if workers < 1:
@@ -211,6 +216,9 @@ def sweep(
     if seeds is not None and rerun_top_k is None:
         raise HarnessError("--seeds only goes with --rerun-top K")
     ablation = load_ablation(ablation_file)
+    if inline_trials and ablation.spec.pruner.name != "none":
+        raise HarnessError(f"{ablation_file}: pruner.name: pruning stops a trial's own process, so it cannot "
+                           "go with --inline-trials")
     name = study_name or ablation.name
     root = Path(results_root) if results_root is not None else results_dir()
     url = storage or default_storage(root, name)
@@ -230,9 +238,11 @@ def sweep(
             if not worker_only:
                 out(progress_line(study, ablation))
 
-        work(Context(ablation, store, study, root, sweep_dir, retry, on_event=event))
+        work(Context(ablation, store, study, root, sweep_dir, retry, on_event=event, inline=inline_trials))
     else:
         args = [str(ablation_file), "--storage", url, "--results", str(root), "--study-name", name]
+        if inline_trials:
+            args.append("--inline-trials")
         procs = _spawn_workers(args, workers, sweep_dir / "logs")
         try:
             with _Monitor(study, ablation, out=out) as monitor:

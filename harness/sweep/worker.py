@@ -38,6 +38,7 @@ class Context:
     retry_callback: Any
     on_event: Callable[[str], None] = print
     poll_s: float = 1.0
+    inline: bool = False  # run trials in this process (no pruning); see execute.run_trial
     trials_run: list[int] = field(default_factory=list)
 
 
@@ -167,7 +168,7 @@ def run_claimed(ctx: Context, trial) -> None:
     try:
         outcome = run_trial(recipe, results_root=ctx.results_root, recipe_dir=ctx.sweep_dir / "recipes",
                             log_file=ctx.sweep_dir / "logs" / f"trial-{trial.number:04d}.log",
-                            on_metrics=on_metrics if use_pruner else None)
+                            on_metrics=on_metrics if use_pruner else None, inline=ctx.inline)
     except KeyboardInterrupt:
         # Stopped by the user: the trial will be picked up again by the next `harness sweep`.
         study.tell(trial, state=TrialState.FAIL)

@@ -1,10 +1,11 @@
-"""Supervised fine-tuning of tiny-zoo teachers, cached by content.
+"""Supervised fine-tuning of tiny-zoo teachers (and students), cached by content.
 
 Tiny-zoo models start untrained; a teacher that knows nothing teaches nothing. A
 recipe's ``sft:`` block on a teacher fine-tunes it on the training split (plain
-CE on the answer tokens) before it teaches. The result is an ordinary HF folder
-under ``<cache>/teachers/<hash>/``, keyed by the base weights, the data, the SFT
-settings and the seed, so every run and sweep trial with the same teacher reuses
+CE on the answer tokens) before it teaches; on the student it stands in for the
+pretraining a real student already has. The result is an ordinary HF folder
+under ``<cache>/sft/<hash>/``, keyed by the base weights, the data, the SFT
+settings and the seed, so every run and sweep trial with the same model reuses
 it. Building happens in a temporary folder renamed into place, under a lock.
 """
 
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 from harness.data.collate import collate_train
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
+from harness.models.base import quiet_progress
 from harness.paths import cache_dir
 from harness.rundir import atomic_folder
 from harness.train.identity import digest, model_identity, samples_identity
@@ -124,7 +126,7 @@ def fine_tune(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, pr
 def ensure_sft_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, progress: bool = True) -> Path:
     """The folder of ``loaded`` fine-tuned on ``samples`` (built once per content key)."""
     key = sft_key(loaded, samples, sft_spec, seed)
-    root = cache_dir() / "teachers"
+    root = cache_dir() / "sft"
     final = root / key[:24]
     if (final / "config.json").exists():
         return final
@@ -134,8 +136,9 @@ def ensure_sft_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: i
             return final
         losses = train_teacher(loaded, samples, sft_spec, seed, progress=progress)
         with atomic_folder(final, replace=False) as tmp:
-            loaded.model.save_pretrained(tmp)
-            loaded.processor.save_pretrained(tmp)
+            with quiet_progress():
+                loaded.model.save_pretrained(tmp)
+                loaded.processor.save_pretrained(tmp)
             (tmp / "sft.json").write_text(digest_note(loaded, sft_spec, seed, losses))
     return final
 

@@ -35,6 +35,15 @@ def test_synthetic_dataset_builds_once_and_serves_every_setting(tmp_path):
         dataset.eval_items("rain")
 
 
+def test_synthetic_corruptions_may_be_comma_separated_text():
+    # `harness eval --data-option corruptions=fog,low_light` passes the text as it is; it
+    # used to be read letter by letter ("unknown corruption 'f'").
+    text = DATASETS.get("synthetic")(seed=1, corruptions="fog, low_light")
+    listed = DATASETS.get("synthetic")(seed=1, corruptions=["fog", "low_light"])
+    assert text.settings() == ["clean", "text_only", "fog", "low_light"]
+    assert text.root == listed.root
+
+
 def test_synthetic_dataset_defaults_to_a_content_addressed_cache_folder():
     a = DATASETS.get("synthetic")(seed=1)
     b = DATASETS.get("synthetic")(seed=1)

@@ -24,7 +24,7 @@ def test_table2_file_reads_teacher_rows_and_student_groups():
 
 @pytest.mark.parametrize("text, message", [
     ("table: {kind: table3}\n", "name: an ablation file needs a study name"),
-    ("name: x\ntable: {kind: table4}\n", "table kind 'table4' is not one of table1, table2, table3; did you mean"),
+    ("name: x\ntable: {kind: table4}\n", "table kind 'table4' is not one of table1, table2, table3, settings; did you mean"),
     ("name: x\ntable: {metrics: [avgg]}\n", "table metric 'avgg' is unknown.*did you mean 'avg'"),
     ("name: x\ntable: {baseline: sum, rwos: variant}\n", "table.rwos: unknown field.*did you mean 'rows'"),
     ("name: x\ntable: [1, 2]\n", "table: expected a mapping"),

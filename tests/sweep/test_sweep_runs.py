@@ -137,3 +137,23 @@ def test_a_trial_is_pruned_from_its_metrics_while_it_trains(env, write_ablation)
     assert len([r for r in (run / "metrics.jsonl").read_text().splitlines() if r.strip()]) < 6
     study = load(result.storage, "pruned")
     assert list(study.trials[0].intermediate_values)[0] == 1
+
+
+def test_inline_trials_run_inside_the_worker_and_give_the_same_runs(env, write_ablation):
+    """--inline-trials: no `harness run` child per trial; same run directories and objective values."""
+    path = write_ablation(name="inline", lrs="[5.0e-4]")
+    child = sweep(path, results_root=env / "child", quiet=True)
+    inline = sweep(path, results_root=env / "inline", quiet=True, inline_trials=True)
+    assert inline.counts == child.counts == {"complete": 2}
+    assert sorted((r["config"], r["value"]) for r in inline.trials) == sorted((r["config"], r["value"]) for r in child.trials)
+    assert [p.name for p in run_dirs(env / "inline")] == [p.name for p in run_dirs(env / "child")]
+    logs = sorted((env / "inline" / "sweeps" / "inline" / "logs").glob("trial-*.log"))
+    assert len(logs) == 2 and all(log.read_text().startswith("$ (inline) harness run") for log in logs)
+
+
+def test_inline_trials_refuse_a_pruner(env, write_ablation):
+    from harness.errors import HarnessError
+
+    path = write_ablation(name="inline_pruned", extra="pruner: {name: median}\n")
+    with pytest.raises(HarnessError, match="pruner.name: .*--inline-trials"):
+        sweep(path, results_root=env / "results", quiet=True, inline_trials=True)

@@ -1,0 +1,231 @@
+"""The demo's report: the mini paper's tables from the demo's runs, with a plain summary.
+
+Every number comes from the run and evaluation directories under the demo's folder,
+through the report package (harness.report): the tables, their tests and captions are
+the same ones `harness report` writes. This module only chooses which runs go into
+which table, labels the stand-alone evaluations (teachers, pretrained students), and
+writes one Markdown / LaTeX / HTML document with a summary that lists what was
+significant and says that the rest was not.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.demo.plan import BASELINE_METHOD, MULTI_AGP
+from harness.report import plots, render
+from harness.report.collect import Collected, collect
+from harness.report.spec import METRIC_TITLES, StatsOptions, TableSpec
+from harness.report.tables import Table, build_table
+from harness.rundir import atomic_write_text
+
+TEACHER = "teacher (teacher_s + SFT)"
+PRETRAINED = "pretrained student (no method)"
+COLUMNS = ("student.family",)
+
+
+@dataclass
+class Section:
+    """One table of the report with the words around it."""
+
+    key: str
+    heading: str
+    intro: str
+    table: Table
+
+
+def label_evaluations(collected: Collected, labels: dict[str, str]) -> Collected:
+    """Give stand-alone evaluation directories (by path) a ``description`` like the runs have."""
+    by_path = dict(zip(collected.runs["run_path"], collected.runs["run_id"]))
+    for path, text in labels.items():
+        run_id = by_path.get(str(path))
+        if run_id is not None:
+            collected.infos[run_id] = {**collected.infos[run_id], "description": text}
+    return collected
+
+
+def _runs_where(collected: Collected, field: str, values: Sequence[str]) -> list[str]:
+    wanted = set(values)
+    return [r for r in collected.runs["run_id"] if collected.value_of(r, field) in wanted]
+
+
+def build_sections(collected: Collected, study: str, *, options: StatsOptions | None = None,
+                   settings: Sequence[str] = ("clean", "text_only")) -> list[Section]:
+    """The report's tables, in reading order."""
+    from harness.report.api import build_settings_table
+
+    options = options or StatsOptions()
+    all_settings = list(settings)
+    methods = [r for r in collected.runs["run_id"] if collected.infos[r].get("study") == study
+               or study in (collected.infos[r].get("studies") or {})]
+    evals = _runs_where(collected, "description", [TEACHER, PRETRAINED])
+    order = [TEACHER, PRETRAINED, BASELINE_METHOD]
+    sections: list[Section] = []
+
+    grounding = build_settings_table(
+        collected.subset(evals), settings=all_settings, columns=("student.family", "description"),
+        baseline="text_only", name="grounding", options=options,
+        caption="Fine-tuned tiny teachers and pretrained tiny students, each evaluated on the same items in every setting")
+    sections.append(Section(
+        "grounding", "Do the teachers use the image?",
+        "A teacher can only pass on where to look if it looks. Each row is one evaluation setting of the same model on "
+        "the same items; every setting is compared with `text_only` (black images), paired on items. A teacher that "
+        "reads its image scores higher on `clean` than on `text_only`.", grounding))
+
+    table1_runs = evals + _runs_where(collected.subset(methods), "description", [BASELINE_METHOD, MULTI_AGP])
+    table1 = build_table(collected.subset(table1_runs), TableSpec(
+        name="table1_models", kind="table1", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
+        order=tuple(order + [MULTI_AGP]),
+        caption="Analogue of the paper's Table 1: the tiny teacher, the pretrained student, and the student after "
+                "plain SFT and after multi-teacher Drive-KD with AGP, per family"), options=options)
+    sections.append(Section(
+        "table1", "Table 1 analogue: teachers, students and their cost",
+        "The paper compares small students with large models on score and cost. Here the 'large model' is the tiny "
+        "teacher_s (about 4x the student's parameters); memory, tokens/s and first-token latency are measured during "
+        "the evaluation on this machine's CPU.", table1))
+
+    agp = _runs_where(collected.subset(methods), "description", [MULTI_AGP])
+    table2_runs = agp + _runs_where(collected.subset(evals), "description", [TEACHER])
+    table2 = build_table(collected.subset(table2_runs), TableSpec(
+        name="table2_teacher_student", kind="table2", rows="description", columns=COLUMNS, metrics=("avg",),
+        baseline=TEACHER, order=(TEACHER, MULTI_AGP),
+        caption="Analogue of the paper's Table 2 (teacher → student, Avg.): each family's teacher and the student "
+                "distilled from it with AGP; the student is tested against its own teacher"), options=options)
+    sections.append(Section(
+        "table2", "Table 2 analogue: teacher → student",
+        "The paper's Table 2 crosses teacher sizes with student sizes. The default demo has one teacher size per "
+        "family (the tiny zoo's teacher_s), so this table shows how much of its teacher's score the AGP student "
+        "reaches; `harness demo --scaling` is not part of this run.", table2))
+
+    table3 = build_table(collected.subset(methods), TableSpec(
+        name="table3_methods", kind="table3", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
+        order=(BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
+               "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP),
+        caption="Analogue of the paper's Table 3: every method against plain SFT, per family"), options=options)
+    sections.append(Section(
+        "table3", "Table 3 analogue: single teachers, multi-teacher combiners",
+        "Every method starts from the same pretrained student and trains on the same 48 steps; only the "
+        "objectives and the way their gradients are combined differ.", table3))
+
+    robust_runs = _runs_where(collected.subset(methods), "description", [BASELINE_METHOD, MULTI_AGP])
+    robustness = build_settings_table(
+        collected.subset(robust_runs), settings=all_settings, columns=("student.family", "description"),
+        baseline="clean", name="robustness", options=options,
+        caption="Students after SFT and after multi-teacher AGP in every evaluation setting")
+    sections.append(Section(
+        "robustness", "Robustness: text-only and corrupted images",
+        "DriveBench asks how much a model's answers depend on the image: each setting of the same student is "
+        "compared with its `clean` score on the same items.", robustness))
+    return sections
+
+
+def _where(row: str, group: str) -> str:
+    return f"{row} ({group})" if group else row
+
+
+def _fmt(value: float, metric: str) -> str:
+    if metric.startswith("mcq_acc"):
+        return f"{100 * value:+.1f} points"
+    return f"{value:+.2f}"
+
+
+def significant_findings(table: Table) -> tuple[list[str], int]:
+    """(one line per significant difference, number of differences tested)."""
+    found = []
+    for (row, group, metric), cell in table.cells.items():
+        if cell.significant and math.isfinite(cell.diff):
+            word = "higher" if cell.diff > 0 else "lower"
+            found.append(f"{_where(row, group)}: {METRIC_TITLES[metric]} {word} than {table.baseline} "
+                         f"(Δ = {_fmt(cell.diff, metric)}, adjusted p = {cell.p_adjusted:.2g})")
+    return found, table.n_comparisons
+
+
+def summary_lines(sections: list[Section]) -> list[str]:
+    """The report's opening list: per table, what was significant and how much was not."""
+    lines = []
+    for s in sections:
+        found, tested = significant_findings(s.table)
+        if tested == 0:
+            lines.append(f"**{s.heading}**: nothing could be tested.")
+            continue
+        head = f"**{s.heading}**: {len(found)} of {tested} tested differences significant"
+        head += f" (baseline {s.table.baseline}; {s.table.options.correction} correction, α = {s.table.options.alpha:g})"
+        if found:
+            lines.append(head + ":")
+            lines.extend(f"  - {f}" for f in found)
+            lines.append(f"  - the other {tested - len(found)} differences are not significant.")
+        else:
+            lines.append(head + "; no difference in this table can be told from noise.")
+    return lines
+
+
+def _figures(sections: list[Section], students: Collected, folder: Path) -> dict[str, Path]:
+    made: dict[str, Path] = {}
+    table3 = next(s.table for s in sections if s.key == "table3")
+    for path in plots.plot_capabilities(table3, folder / "capabilities"):
+        made[f"capabilities{path.suffix}"] = path
+    for path in plots.plot_conflicts(students, folder / "gradient_conflicts"):
+        made[f"gradient_conflicts{path.suffix}"] = path
+    return made
+
+
+def _tex_document(sections: list[Section], title: str, summary: list[str]) -> str:
+    body = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage[margin=2cm]{geometry}",
+            r"\usepackage{graphicx}", r"\begin{document}", rf"\section*{{{render.tex_escape(title)}}}",
+            r"\begin{itemize}"]
+    body += [rf"\item {render.tex_escape(line.strip().lstrip('- ').replace('**', ''))}" for line in summary]
+    body.append(r"\end{itemize}")
+    for s in sections:
+        body.append(rf"\subsection*{{{render.tex_escape(s.heading)}}}")
+        body.append(render.tex_escape(s.intro))
+        body.append(render.render_latex(s.table))
+    body.append(r"\end{document}")
+    return "\n".join(body) + "\n"
+
+
+def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[str, Any],
+                 settings: Sequence[str], options: StatsOptions | None = None) -> dict[str, Path]:
+    """Collect the demo's runs and evaluations under ``out`` and write report.md/.tex/.html + figures."""
+    collected = label_evaluations(collect(out), labels)
+    sections = build_sections(collected, study, options=options, settings=settings)
+    students = collected.subset([r for r in collected.runs["run_id"] if collected.infos[r].get("kind") != "eval"])
+    figures = _figures(sections, students, out / "figures")
+    summary = summary_lines(sections)
+    title = "Mini Drive-KD on the embedded default (tiny zoo, synthetic driving data)"
+    written = dict(figures)
+
+    md = [f"# {title}", "", about["intro"], "", "## What was and was not significant", "", *summary, ""]
+    for s in sections:
+        md += [f"## {s.heading}", "", s.intro, "", render.render_markdown(s.table).strip(), ""]
+    md += ["## Figures", ""]
+    md += [f"![{key.rsplit('.', 1)[0]}]({p.relative_to(out).as_posix()})" for key, p in figures.items()
+           if key.endswith(".png")]
+    md += ["", "## How this was made", "", *about["how"], ""]
+    written["md"] = out / "report.md"
+    atomic_write_text(written["md"], "\n".join(md))
+
+    written["tex"] = out / "report.tex"
+    atomic_write_text(written["tex"], _tex_document(sections, title, summary))
+
+    pngs = [{"src": p.relative_to(out).as_posix(), "title": key.rsplit(".", 1)[0].replace("_", " ")}
+            for key, p in figures.items() if key.endswith(".png")]
+    description = about["intro"] + " " + " ".join(line.strip().replace("**", "") for line in summary)
+    tables = []
+    for s in sections:
+        tables.append(s.table)
+    written["html"] = out / "report.html"
+    atomic_write_text(written["html"], render.render_html(tables, title=title, description=description, figures=pngs))
+    for s in sections:
+        path = out / "tables" / f"{s.table.spec.name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, render.render_csv(s.table))
+        written[f"csv:{s.key}"] = path
+    return written
+
+
+def stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
