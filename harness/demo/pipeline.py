@@ -79,14 +79,11 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
                                str(plan.out), threads) for f in fams]
         prepared: list[Prepared] = [f.result() for f in futures]
     timings["models"] = time.perf_counter() - t
-    for p in prepared:
-        echo(f"demo [2/4]   {p.family}: teacher {p.folders['teacher']}, student {p.folders['student']} "
-             f"({p.seconds:.0f} s)")
     echo(f"demo [2/4] done in {timings['models']:.0f} s")
 
     n_runs = len(ablation.spec.variants) * len(ablation.seeds)
-    echo(f"demo [3/4] {n_runs} student runs ({len(ablation.spec.variants)} methods × families, "
-         f"{len(ablation.seeds)} seeds) with {plan.workers} workers")
+    echo(f"demo [3/4] {n_runs} student runs ({len(ablation.spec.variants)} variants: methods × families; "
+         f"{len(ablation.seeds)} seeds each) with {plan.workers} workers")
     t = time.perf_counter()
     result = sweep(plan.ablation, workers=plan.workers, results_root=plan.out, inline_trials=True)
     timings["students"] = time.perf_counter() - t
@@ -140,4 +137,15 @@ def _about(plan: DemoPlan, ablation, spec, fams, timings: dict[str, float], star
         "- Re-draw any table with `harness report`, e.g. "
         f"`harness report {plan.ablation} --results {plan.out}`.",
     ]
-    return {"intro": intro, "how": how}
+    return {"intro": intro, "how": how, "steps": student_steps(spec)}
+
+
+def student_steps(spec) -> int | None:
+    """Optimizer steps of one student run (None when the training data's size is not an option)."""
+    import math
+
+    n = (spec.data.train.options if spec.data.train is not None else {}).get("train")
+    if not isinstance(n, int):
+        return spec.train.max_steps
+    steps = math.ceil(n / (spec.train.batch_size * spec.train.grad_accum)) * spec.train.epochs
+    return min(steps, spec.train.max_steps) if spec.train.max_steps else steps
