@@ -100,9 +100,10 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
                 "distilled from it with AGP; the student is tested against its own teacher"), options=options)
     sections.append(Section(
         "table2", "Table 2 analogue: teacher → student",
-        "The paper's Table 2 crosses teacher sizes with student sizes. The default demo has one teacher size per "
-        "family (the tiny zoo's teacher_s), so this table shows how much of its teacher's score the AGP student "
-        "reaches; `harness demo --scaling` is not part of this run.", table2))
+        "The paper's Table 2 crosses teacher sizes with student sizes. The demo has one teacher size and one "
+        "student size per family (the tiny zoo's teacher_s and student; its teacher_l is not grounded by this "
+        "recipe and would not fit the time budget), so this table asks the narrower question of how much of its "
+        "teacher's score the AGP student reaches.", table2))
 
     table3 = build_table(collected.subset(methods), TableSpec(
         name="table3_methods", kind="table3", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,

@@ -48,3 +48,20 @@ def test_the_extending_example_combiner_works():
         assert torch.allclose(out, torch.tensor([1.0, 3.0], dtype=torch.float64))
     finally:
         COMBINERS.unregister("equal")
+
+
+def test_readme_gpu_recipe_example_validates(tmp_path):
+    """The README's 'weights by path' recipe is a real recipe (only `extends` is made absolute)."""
+    import re
+
+    from harness.recipe import load_recipe
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n(# my_agp\.yaml.*?)```", readme, re.S).group(1)
+    text = block.replace("extends: recipes/", f"extends: {REPO_ROOT}/recipes/")
+    path = tmp_path / "my_agp.yaml"
+    path.write_text(text)
+    spec = load_recipe(path).spec
+    assert spec.student.path == "/models/InternVL3-1B" and spec.student.scale is None
+    assert {t.path for t in spec.teachers.values()} == {
+        "/models/internvl3-8b-perception", "/models/internvl3-8b-reasoning", "/models/internvl3-8b-planning"}

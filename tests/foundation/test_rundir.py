@@ -104,3 +104,21 @@ def test_rundir_update_merges(tmp_path):
     run.update(a=1)
     run.update(b=2)
     assert run.info() == {"a": 1, "b": 2}
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    """Results written atomically are readable by others as umask allows (they used to be 0600/0700)."""
+    import os
+    import stat
+
+    from harness.rundir import atomic_folder, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        with atomic_folder(tmp_path / "student") as tmp:
+            (tmp / "x").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "student").stat().st_mode) == 0o755
