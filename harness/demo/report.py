@@ -151,22 +151,34 @@ def significant_findings(table: Table) -> tuple[list[str], int]:
     return found, table.n_comparisons
 
 
-def summary_lines(sections: list[Section]) -> list[str]:
-    """The report's opening list: per table, what was significant and how much was not."""
-    lines = []
+def _summary_parts(sections: list[Section]) -> list[tuple[str, str, list[str]]]:
+    """Per table: (heading, how many tested differences were significant, each of them)."""
+    out = []
     for s in sections:
         found, tested = significant_findings(s.table)
         if tested == 0:
-            lines.append(f"**{s.heading}**: nothing could be tested.")
+            out.append((s.heading, "nothing could be tested.", []))
             continue
-        head = f"**{s.heading}**: {len(found)} of {tested} tested differences significant"
-        head += f" (baseline {s.table.baseline}; {s.table.options.correction} correction, α = {s.table.options.alpha:g})"
+        text = (f"{len(found)} of {tested} tested differences significant (baseline {s.table.baseline}; "
+                f"{s.table.options.correction} correction, α = {s.table.options.alpha:g})")
         if found:
-            lines.append(head + ":")
-            lines.extend(f"  - {f}" for f in found)
-            lines.append(f"  - the other {tested - len(found)} differences are not significant.")
+            out.append((s.heading, text + ":", [*found, f"the other {tested - len(found)} differences are not significant."]))
         else:
-            lines.append(head + "; no difference in this table can be told from noise.")
+            out.append((s.heading, text + "; no difference in this table can be told from noise.", []))
+    return out
+
+
+def summary(sections: list[Section]) -> list[tuple[str, list[str]]]:
+    """The summary as ``[(line, [sub-lines])]`` (what the HTML and LaTeX pages list)."""
+    return [(f"{heading}: {text}", items) for heading, text, items in _summary_parts(sections)]
+
+
+def summary_lines(sections: list[Section]) -> list[str]:
+    """The summary as Markdown list lines, each table's heading in bold."""
+    lines = []
+    for heading, text, items in _summary_parts(sections):
+        lines.append(f"- **{heading}**: {text}")
+        lines.extend(f"  - {item}" for item in items)
     return lines
 
 
@@ -180,11 +192,16 @@ def _figures(sections: list[Section], students: Collected, folder: Path) -> dict
     return made
 
 
-def _tex_document(sections: list[Section], title: str, summary: list[str]) -> str:
+def _tex_document(sections: list[Section], title: str, summary: list[tuple[str, list[str]]]) -> str:
     body = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage[margin=2cm]{geometry}",
             r"\usepackage{graphicx}", r"\begin{document}", rf"\section*{{{render.tex_escape(title)}}}",
             r"\begin{itemize}"]
-    body += [rf"\item {render.tex_escape(line.strip().lstrip('- ').replace('**', ''))}" for line in summary]
+    for head, items in summary:
+        body.append(rf"\item {render.tex_escape(head)}")
+        if items:
+            body.append(r"\begin{itemize}")
+            body += [rf"\item {render.tex_escape(item)}" for item in items]
+            body.append(r"\end{itemize}")
     body.append(r"\end{itemize}")
     for s in sections:
         body.append(rf"\subsection*{{{render.tex_escape(s.heading)}}}")
@@ -201,11 +218,11 @@ def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[s
     sections = build_sections(collected, study, options=options, settings=settings, steps=about.get("steps"))
     students = collected.subset([r for r in collected.runs["run_id"] if collected.infos[r].get("kind") != "eval"])
     figures = _figures(sections, students, out / "figures")
-    summary = summary_lines(sections)
+    found = summary(sections)
     title = "Mini Drive-KD on the embedded default (tiny zoo, synthetic driving data)"
     written = dict(figures)
 
-    md = [f"# {title}", "", about["intro"], "", "## What was and was not significant", "", *summary, ""]
+    md = [f"# {title}", "", about["intro"], "", "## What was and was not significant", "", *summary_lines(sections), ""]
     for s in sections:
         md += [f"## {s.heading}", "", s.intro, "", render.render_markdown(s.table).strip(), ""]
     md += ["## Figures", ""]
@@ -216,16 +233,13 @@ def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[s
     atomic_write_text(written["md"], "\n".join(md))
 
     written["tex"] = out / "report.tex"
-    atomic_write_text(written["tex"], _tex_document(sections, title, summary))
+    atomic_write_text(written["tex"], _tex_document(sections, title, found))
 
     pngs = [{"src": p.relative_to(out).as_posix(), "title": key.rsplit(".", 1)[0].replace("_", " ")}
             for key, p in figures.items() if key.endswith(".png")]
-    description = about["intro"] + " " + " ".join(line.strip().replace("**", "") for line in summary)
-    tables = []
-    for s in sections:
-        tables.append(s.table)
     written["html"] = out / "report.html"
-    atomic_write_text(written["html"], render.render_html(tables, title=title, description=description, figures=pngs))
+    atomic_write_text(written["html"], render.render_html([s.table for s in sections], title=title,
+                                                          description=about["intro"], figures=pngs, summary=found))
     for s in sections:
         path = out / "tables" / f"{s.table.spec.name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -169,12 +169,16 @@ def render_latex(table: Table) -> str:
     return _ENV.get_template("table.tex.j2").render(**view(table, "tex"))
 
 
-def render_html(tables: list[Table], title: str, description: str = "", figures: list[dict] | None = None) -> str:
-    # autoescape covers labels, captions and notes; cells are markup built here from
-    # numbers only (the template marks them safe)
+def render_html(tables: list[Table], title: str, description: str = "", figures: list[dict] | None = None,
+                summary: list[tuple[str, list[str]]] | None = None,
+                summary_title: str = "What was and was not significant") -> str:
+    """One page: title, description, an optional summary list ``[(line, [sub-lines])]``, tables, figures."""
+    # autoescape covers labels, captions, notes and the summary; cells are markup built
+    # here from numbers only (the template marks them safe)
     views = [view(t, "html") for t in tables]
     return _ENV.get_template("report.html.j2").render(title=title, description=description, tables=views,
-                                                      figures=figures or [])
+                                                      figures=figures or [], summary=summary or [],
+                                                      summary_title=summary_title)
 
 
 def render_csv(table: Table) -> str:

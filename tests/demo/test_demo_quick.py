@@ -48,6 +48,7 @@ def test_quick_demo_writes_the_whole_report(demo):
     assert tex.startswith("\\documentclass") and tex.count("\\begin{table}") == 5
     html = (out / "report.html").read_text()
     assert html.count("<table>") == 5 and "figures/capabilities.png" in html
+    assert "What was and was not significant" in html and tex.count("\\item") >= 5
     assert (out / "figures" / "capabilities.png").stat().st_size > 0
     assert len(list((out / "tables").glob("*.csv"))) == 5
     timings = json.loads((out / "timings.json").read_text())
