@@ -40,13 +40,22 @@ def _pool(n: int) -> ProcessPoolExecutor:
 
 
 def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None) -> DemoPlan:
-    """Where the demo writes, and its effective ablation file (written there)."""
+    """Where the demo writes, and its effective ablation file (written there).
+
+    The study is named after the ablation's fingerprint (``tiny_demo-<hash8>``): a demo
+    file edited since the last run makes a new study in the same storage instead of
+    clashing with the old one, and every run both versions share is reused.
+    """
+    from harness.sweep.ablation import load_ablation
+
     root = Path(out) if out is not None else results_dir() / ("demo-quick" if quick else "demo")
     root.mkdir(parents=True, exist_ok=True)
     data = effective_ablation(quick=quick)
     ablation = root / "ablation.yaml"
-    atomic_write_text(ablation, "# written by `harness demo` from ablations/tiny/demo.yaml\n"
-                      + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    header = "# written by `harness demo` from ablations/tiny/demo.yaml\n"
+    atomic_write_text(ablation, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    data["name"] = f"{data['name']}-{load_ablation(ablation).fingerprint()[:8]}"
+    atomic_write_text(ablation, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return DemoPlan(ablation=ablation, out=root, quick=quick, workers=max(1, workers))
 
 
@@ -128,7 +137,7 @@ def _about(plan: DemoPlan, ablation, spec, fams, timings: dict[str, float], star
     how = [
         f"- Made {stamp()} by `harness demo{' --quick' if plan.quick else ''}` ({plan.workers} workers, "
         f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}).",
-        f"- Study: `{plan.ablation.name}` (from `ablations/tiny/demo.yaml`), {len(ablation.spec.variants)} variants × "
+        f"- Study: `{ablation.name}` (`{plan.ablation.name}`, from `ablations/tiny/demo.yaml`), {len(ablation.spec.variants)} variants × "
         f"seeds {', '.join(str(s) for s in ablation.seeds)}; run directories under `runs/`, stand-alone "
         "evaluations under `evals/`, sweep logs under `sweeps/`.",
         f"- Stage times: inputs {timings.get('inputs', 0):.0f} s, teachers and pretrained students "

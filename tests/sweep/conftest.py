@@ -13,7 +13,7 @@ name: {name}
 base: {base}
 overrides:
   data.train: {{name: synthetic, seed: 0, train: 8, eval: 4}}
-  train: {{max_steps: {steps}, batch_size: 4, grad_accum: 1, checkpoint_every: 1}}
+  train: {{max_steps: {steps}, epochs: {epochs}, batch_size: 4, grad_accum: 1, checkpoint_every: 1}}
   eval: {{enabled: false}}
 variants:
   lr_high: {{train: {{lr: 2.0e-3}}}}
@@ -28,9 +28,10 @@ table: {{kind: table3, rows: variant, baseline: lr_high}}
 
 @pytest.fixture
 def write_ablation(tmp_path):
-    def make(name="study", lrs="[1.0e-4, 5.0e-4]", seeds="[0]", steps=2, extra="", text=None):
+    def make(name="study", lrs="[1.0e-4, 5.0e-4]", seeds="[0]", steps=2, extra="", text=None, epochs=1):
         path = tmp_path / f"{name}.yaml"
-        body = text if text is not None else CE_ABLATION.format(name=name, base=TINY_SFT, lrs=lrs, seeds=seeds, steps=steps)
+        body = text if text is not None else CE_ABLATION.format(name=name, base=TINY_SFT, lrs=lrs, seeds=seeds,
+                                                                 steps=steps, epochs=epochs)
         path.write_text(body + extra)
         return path
 

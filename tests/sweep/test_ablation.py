@@ -15,7 +15,7 @@ SHIPPED = sorted((REPO / "ablations").glob("*.yaml"))
 
 
 def ce(**kw):
-    args = dict(name="s", base=TINY_SFT, lrs="[1.0e-4, 5.0e-4]", seeds="[0]", steps=2)
+    args = dict(name="s", base=TINY_SFT, lrs="[1.0e-4, 5.0e-4]", seeds="[0]", steps=2, epochs=1)
     args.update(kw)
     return CE_ABLATION.format(**args)
 

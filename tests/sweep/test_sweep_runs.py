@@ -126,15 +126,18 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_run_resumed(env, write_abl
 
 
 def test_a_trial_is_pruned_from_its_metrics_while_it_trains(env, write_ablation):
-    # ThresholdPruner(upper=0) prunes at the first reported loss, deterministically.
-    path = write_ablation(name="pruned", steps=6, extra="pruner: {name: threshold, upper: 0.0, metric: loss.ce}\n")
+    # ThresholdPruner(upper=0) prunes at the first reported loss, deterministically. The run
+    # must still be training when the SIGTERM comes: 8 samples in batches of 4 are 2 steps an
+    # epoch, so 30 epochs give 60 steps (with 1 epoch it finished first on an idle machine).
+    path = write_ablation(name="pruned", steps=60, epochs=30,
+                          extra="pruner: {name: threshold, upper: 0.0, metric: loss.ce}\n")
     results = env / "results"
     result = sweep(path, results_root=results, n_trials=1, quiet=True)
     assert result.counts == {"pruned": 1}
     (run,) = run_dirs(results)
     info = json.loads((run / "run.json").read_text())
-    assert info["status"] == "interrupted"  # stopped by SIGTERM before its 6 steps
-    assert len([r for r in (run / "metrics.jsonl").read_text().splitlines() if r.strip()]) < 6
+    assert info["status"] == "interrupted"  # stopped by SIGTERM before its 60 steps
+    assert len([r for r in (run / "metrics.jsonl").read_text().splitlines() if r.strip()]) < 60
     study = load(result.storage, "pruned")
     assert list(study.trials[0].intermediate_values)[0] == 1
 
