@@ -95,9 +95,12 @@ def prepare_family(ablation_file: str, family: str, variant: str, results_root: 
     def say(line: str) -> None:
         print(f"demo [2/4]   {family}: {line}", flush=True)
 
+    began = time.time()
+
     def ready(field: str, folder: Path, seconds: float) -> None:
         what = "student pretrained" if field == "student" else f"{field} fine-tuned"
-        say(f"{what} in {seconds:.0f} s ({'cached' if seconds < 5 else 'built'}: {folder.name})")
+        built = folder.stat().st_mtime >= began  # the folder is renamed into place when it is built
+        say(f"{what} in {seconds:.0f} s ({'built' if built else 'cached'}: {folder.name})")
 
     say("fine-tuning (cached by content; a few minutes on one core the first time) …")
     tuned = fine_tune_models(recipe, progress=False, on_model=ready)
