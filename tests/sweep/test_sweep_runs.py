@@ -90,7 +90,9 @@ def test_two_processes_on_one_storage_run_each_trial_once(env, write_ablation):
 
 
 def test_a_worker_killed_mid_trial_is_retried_and_its_run_resumed(env, write_ablation):
-    path = write_ablation(name="killed", lrs="[5.0e-4]", steps=4)
+    # 40 steps, so the run is still training when its worker is killed after the first
+    # checkpoint (with 4 steps it sometimes finished first on an idle machine).
+    path = write_ablation(name="killed", lrs="[5.0e-4]", steps=40, epochs=20)
     results = env / "results"
     url = f"sqlite:///{env}/killed.db"
     victim = subprocess.Popen(_sweep_cmd(path, results, url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -122,7 +124,7 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_run_resumed(env, write_abl
     assert len(retried) == 1 and retried[0].user_attrs["harness.run"] == str(killed_run)
     info = json.loads((killed_run / "run.json").read_text())
     assert info["status"] == "finished" and info.get("resumed_at")  # continued from its checkpoint
-    assert info["summary"]["steps"] == 4
+    assert info["summary"]["steps"] == 40
 
 
 def test_a_trial_is_pruned_from_its_metrics_while_it_trains(env, write_ablation):
