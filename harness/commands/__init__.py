@@ -16,5 +16,5 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("harness.commands.validate", "check recipes without running them", "the foundation issue"),
     "zoo": ("harness.commands.zoo", "build or list the tiny offline model zoo", "the models issue"),
     "data": ("harness.commands.data", "build synthetic data, convert and inspect DriveBench files", "the data issue"),
-    "demo": ("harness.commands.demo", "run the embedded default end to end (what `make demo` runs)", "the demo issue"),
+    "demo": ("harness.commands.demo", "the mini Drive-KD paper on the tiny zoo and synthetic data (what `make demo` runs)", "the demo issue"),
 }

@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help="where everything goes (default: RESULTS/demo, or RESULTS/demo-quick with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help="every size cut down: the whole pipeline in about a minute, numbers meaningless (tests)")
+                        help="every size cut down: the same pipeline in about two minutes, numbers meaningless (tests)")
 
 
 def main(args: argparse.Namespace) -> int:
