@@ -127,7 +127,6 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
         folder = _fine_tuned(recipe, "student", spec.student, student, samples, sft_data, progress)
         student = load_model({"family": spec.student.family, "path": str(folder), "dtype": spec.student.dtype})
         student.name = _tuned_name(spec.student)
-        seed_everything(spec.seed)
     teachers: dict[str, Any] = {}
     for key, tspec in spec.teachers.items():
         teacher = load_model(tspec)

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 
 from harness.demo.plan import BASELINE_METHOD, MULTI_AGP
 from harness.report import plots, render
-from harness.report.collect import Collected, collect
+from harness.report.caption import signed, system_label
+from harness.report.collect import Collected, collect, in_study
 from harness.report.spec import METRIC_TITLES, StatsOptions, TableSpec
 from harness.report.tables import Table, build_table
 from harness.rundir import atomic_write_text
@@ -62,11 +63,12 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
     from harness.report.api import build_settings_table
 
     options = options or StatsOptions()
-    all_settings = list(settings)
-    methods = [r for r in collected.runs["run_id"] if collected.infos[r].get("study") == study
-               or study in (collected.infos[r].get("studies") or {})]
+    methods = [r for r in collected.runs["run_id"] if in_study(collected.infos[r], study) is not None]
+    students = collected.subset(methods)
     evals = _runs_where(collected, "description", [TEACHER, PRETRAINED])
-    order = [TEACHER, PRETRAINED, BASELINE_METHOD]
+    teachers = _runs_where(collected, "description", [TEACHER])
+    sft_and_agp = _runs_where(students, "description", [BASELINE_METHOD, MULTI_AGP])
+    agp = _runs_where(students, "description", [MULTI_AGP])
     sections: list[Section] = []
 
     grounding = build_settings_table(
@@ -79,10 +81,9 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         "the same items; every setting is compared with `text_only` (black images), paired on items. A teacher that "
         "reads its image scores higher on `clean` than on `text_only`.", grounding))
 
-    table1_runs = evals + _runs_where(collected.subset(methods), "description", [BASELINE_METHOD, MULTI_AGP])
-    table1 = build_table(collected.subset(table1_runs), TableSpec(
+    table1 = build_table(collected.subset(evals + sft_and_agp), TableSpec(
         name="table1_models", kind="table1", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
-        order=tuple(order + [MULTI_AGP]),
+        order=(TEACHER, PRETRAINED, BASELINE_METHOD, MULTI_AGP),
         caption="Analogue of the paper's Table 1: the tiny teacher, the pretrained student, and the student after "
                 "plain SFT and after multi-teacher Drive-KD with AGP, per family"), options=options)
     sections.append(Section(
@@ -91,9 +92,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         "teacher_s (about 3x the student's parameters: 0.68 M vs 0.23 M); memory, tokens/s and first-token latency are measured during "
         "the evaluation on this machine's CPU.", table1))
 
-    agp = _runs_where(collected.subset(methods), "description", [MULTI_AGP])
-    table2_runs = agp + _runs_where(collected.subset(evals), "description", [TEACHER])
-    table2 = build_table(collected.subset(table2_runs), TableSpec(
+    table2 = build_table(collected.subset(agp + teachers), TableSpec(
         name="table2_teacher_student", kind="table2", rows="description", columns=COLUMNS, metrics=("avg",),
         baseline=TEACHER, order=(TEACHER, MULTI_AGP),
         caption="Analogue of the paper's Table 2 (teacher → student, Avg.): each family's teacher and the student "
@@ -105,7 +104,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         "recipe and would not fit the time budget), so this table asks the narrower question of how much of its "
         "teacher's score the AGP student reaches.", table2))
 
-    table3 = build_table(collected.subset(methods), TableSpec(
+    table3 = build_table(students, TableSpec(
         name="table3_methods", kind="table3", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
         order=(BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
                "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP),
@@ -116,9 +115,8 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         f"{steps if steps else 'number of'} optimizer steps on the same questions; only the objectives and the way "
         "their gradients are combined differ.", table3))
 
-    robust_runs = _runs_where(collected.subset(methods), "description", [BASELINE_METHOD, MULTI_AGP])
     robustness = build_settings_table(
-        collected.subset(robust_runs + evals), settings=all_settings, columns=("student.family", "description"),
+        collected.subset(sft_and_agp + evals), settings=list(settings), columns=("student.family", "description"),
         baseline="clean", name="robustness", options=options, metrics=("avg",),
         caption="Teachers, pretrained students, and students after SFT and after multi-teacher AGP in every "
                 "evaluation setting (Avg. only)")
@@ -130,24 +128,14 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
     return sections
 
 
-def _where(row: str, group: str) -> str:
-    return f"{row} ({group})" if group else row
-
-
-def _fmt(value: float, metric: str) -> str:
-    if metric.startswith("mcq_acc"):
-        return f"{100 * value:+.1f} points"
-    return f"{value:+.2f}"
-
-
 def significant_findings(table: Table) -> tuple[list[str], int]:
     """(one line per significant difference, number of differences tested)."""
     found = []
     for (row, group, metric), cell in table.cells.items():
         if cell.significant and math.isfinite(cell.diff):
             word = "higher" if cell.diff > 0 else "lower"
-            found.append(f"{_where(row, group)}: {METRIC_TITLES[metric]} {word} than {table.baseline} "
-                         f"(Δ = {_fmt(cell.diff, metric)}, adjusted p = {cell.p_adjusted:.2g})")
+            found.append(f"{system_label(row, group)}: {METRIC_TITLES[metric]} {word} than {table.baseline} "
+                         f"(Δ = {signed(cell.diff, metric)}, adjusted p = {cell.p_adjusted:.2g})")
     return found, table.n_comparisons
 
 

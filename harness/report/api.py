@@ -75,10 +75,10 @@ def build(source: str | Path, *, baseline: str | None = None, results_root: str 
     if spec.settings and spec.kind != "settings":
         raise ReportSpecError(f"table {spec.name}: settings {', '.join(spec.settings)} were named but the table's "
                               f"kind is {spec.kind!r}; use --kind settings to show settings side by side")
+    drawn = collected
     if spec.kind == "settings":
-        across, spec, baseline = settings_view(collected, spec, baseline)
-        return build_table(across, spec, baseline=baseline, options=options or StatsOptions()), collected, ablation
-    return build_table(collected, spec, baseline=baseline, options=options or StatsOptions()), collected, ablation
+        drawn, spec, baseline = settings_view(collected, spec, baseline)
+    return build_table(drawn, spec, baseline=baseline, options=options or StatsOptions()), collected, ablation
 
 
 def settings_view(collected: Collected, spec: TableSpec,

@@ -25,7 +25,8 @@ def _range(values) -> str:
     return str(values[0]) if len(values) == 1 else f"{values[0]}–{values[-1]}"
 
 
-def _where(row: str, group: str) -> str:
+def system_label(row: str, group: str) -> str:
+    """How a table's system is named in prose: its row, and its column group if any."""
     return f"{row} ({group})" if group else row
 
 
@@ -104,8 +105,8 @@ def _significance(table) -> str:
         if cell.significant:
             sign = "higher" if cell.diff > 0 else "lower"
             effect = f", d_z = {cell.effect_size:.2f}" if math.isfinite(cell.effect_size) else ""
-            found.append(f"{_where(row, group)} {METRIC_TITLES[metric]} {sign} "
-                         f"(Δ = {_num(cell.diff, metric)}{effect}, adjusted p = {cell.p_adjusted:.3g})")
+            found.append(f"{system_label(row, group)} {METRIC_TITLES[metric]} {sign} "
+                         f"(Δ = {signed(cell.diff, metric)}{effect}, adjusted p = {cell.p_adjusted:.3g})")
     if not found:
         return head + f" None of the {table.n_comparisons} differences is significant."
     rest = table.n_comparisons - len(found)
@@ -113,7 +114,8 @@ def _significance(table) -> str:
     return head + " Significant: " + "; ".join(found) + "." + tail
 
 
-def _num(value: float, metric: str) -> str:
+def signed(value: float, metric: str) -> str:
+    """A difference as prose: accuracy in percentage points, scores with a sign and two decimals."""
     if not math.isfinite(value):
         return "n/a"
     if metric in ACCURACY_METRICS:

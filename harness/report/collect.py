@@ -160,7 +160,7 @@ def _run_row(path: Path, run_id: str, info: dict, recipe: dict, summary: dict) -
     return row
 
 
-def _in_study(info: dict[str, Any], study: str | None) -> dict[str, Any] | None:
+def in_study(info: dict[str, Any], study: str | None) -> dict[str, Any] | None:
     """run.json as seen from ``study`` (None: not one of its runs).
 
     A run shared by two studies keeps the latest in its top-level fields and every
@@ -213,7 +213,7 @@ def collect(sources: str | Path | Iterable[str | Path], *, study: str | None = N
     run_rows, item_frames, recipes, infos, skipped = [], [], {}, {}, []
     seen: set[str] = set()
     for path in dirs:
-        info = _in_study(_read_json(path / "run.json"), study)
+        info = in_study(_read_json(path / "run.json"), study)
         if info is None:
             continue
         if info.get("status") != "finished":

@@ -132,11 +132,17 @@ def run_lock(run_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _write_recipe(recipe: LoadedRecipe, recipe_dir: Path) -> Path:
+    """The trial's resolved recipe, kept under the sweep's recipes/ folder (the record of what ran)."""
+    recipe_file = recipe_dir / f"{recipe.name}-{recipe.hash[:8]}-s{recipe.seed}.yaml"
+    atomic_write_text(recipe_file, recipe.to_yaml())
+    return recipe_file
+
+
 def _launch(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path,
             on_metrics, poll_s: float) -> Outcome:
     started = time.perf_counter()
-    recipe_file = recipe_dir / f"{recipe.name}-{recipe.hash[:8]}-s{recipe.seed}.yaml"
-    atomic_write_text(recipe_file, recipe.to_yaml())
+    recipe_file = _write_recipe(recipe, recipe_dir)
     cmd = [sys.executable, "-m", "harness.cli", "run", str(recipe_file), "--results", str(results_root), "--quiet"]
     if run.path.exists():
         cmd.append("--resume")
@@ -177,8 +183,7 @@ def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir:
     from harness.runner import run_recipe
 
     started = time.perf_counter()
-    recipe_file = recipe_dir / f"{recipe.name}-{recipe.hash[:8]}-s{recipe.seed}.yaml"
-    atomic_write_text(recipe_file, recipe.to_yaml())
+    recipe_file = _write_recipe(recipe, recipe_dir)
     resume = run.path.exists()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
