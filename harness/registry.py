@@ -89,6 +89,17 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):
             raise UnknownComponentError(self.unknown_message(name)) from None
 
+    def version(self, name: str) -> int:
+        """The component's ``version`` (a class or function attribute, 1 when absent).
+
+        It enters every run's identity: bump it when a change to the component changes results.
+        """
+        return int(getattr(self.get(name), "version", 1))
+
+    def operational(self, name: str) -> tuple[str, ...]:
+        """Options of the component that do not change results (``operational``; kept out of identities)."""
+        return tuple(getattr(self.get(name), "operational", ()))
+
     def unknown_message(self, name) -> str:
         known = ", ".join(sorted(self._entries)) or "(none registered)"
         return f"unknown {self.noun} '{name}'{did_you_mean(name, list(self._entries))} (known: {known})"

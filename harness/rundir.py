@@ -1,10 +1,11 @@
 """The run-directory contract every stage writes into and every reader relies on.
 
-``results/runs/<recipe-name>/<hash8>-s<seed>/`` holds
+``results/runs/<recipe-name>/<config-hash8>-s<seed>/`` holds
 
-- ``recipe.resolved.yaml``: the recipe after ``extends:`` and ``--set``, exactly as hashed;
+- ``recipe.resolved.yaml``: the recipe after ``extends:`` and ``--set`` with every default
+  and component version filled in (running it again reproduces the run);
 - ``run.json``: status (running | finished | failed | interrupted), start/end times, git
-  commit, package versions, hardware, seed, recipe hash;
+  commit, package versions, hardware, seed, configuration hash and identity version;
 - ``metrics.jsonl``: one JSON object per logged step;
 - later stages add predictions, scores, checkpoints and the trained student.
 
@@ -32,6 +33,7 @@ from typing import Any
 from harness.errors import HarnessError
 
 STATUSES = ("running", "finished", "failed", "interrupted")
+IDENTITY = 2  # how run folders are named (harness.recipe.identity); 1: the hash of the recipe as written
 TRACKED_PACKAGES = ("drivekd-harness", "torch", "transformers", "accelerate", "optuna", "numpy", "pandas")
 
 
@@ -233,9 +235,31 @@ class RunDir:
         self.update(status="interrupted", ended_at=_now(), error=reason)
 
 
-def run_path(root: str | os.PathLike, recipe_name: str, recipe_hash: str, seed: int) -> Path:
-    """``<root>/runs/<recipe-name>/<hash8>-s<seed>``."""
-    return Path(root) / "runs" / recipe_name / f"{recipe_hash[:8]}-s{seed}"
+def run_path(root: str | os.PathLike, recipe_name: str, config_hash: str, seed: int) -> Path:
+    """``<root>/runs/<recipe-name>/<config-hash8>-s<seed>``."""
+    return Path(root) / "runs" / recipe_name / f"{config_hash[:8]}-s{seed}"
+
+
+def check_legacy(root: str | os.PathLike, *, recipe_name: str, config_hash: str, legacy_hash: str | None,
+                 seed: int) -> None:
+    """Refuse, in one line, to start a run whose recipe and seed already ran under the first identity.
+
+    Folders made before run identities covered the components' defaults were named by
+    the hash of the recipe as written (``IDENTITY`` 1); such a run may predate a change of
+    default, so it is neither reused nor silently duplicated: ``--force`` starts the run
+    in its new folder and leaves the old one as it is.
+    """
+    if legacy_hash is None:
+        return
+    old = run_path(root, recipe_name, legacy_hash, seed)
+    new = run_path(root, recipe_name, config_hash, seed)
+    if old == new or new.exists() or not old.exists():
+        return
+    status = RunDir(old).status or "incomplete"
+    raise HarnessError(
+        f"{old}: this recipe and seed ran ({status}) before run folders were named by their configuration "
+        f"hash; it is kept but not reused (its defaults may have changed since): --force starts it afresh in {new}"
+    )
 
 
 @dataclass(frozen=True)
@@ -251,21 +275,26 @@ def open_run(
     root: str | os.PathLike,
     *,
     recipe_name: str,
-    recipe_hash: str,
+    config_hash: str,
     seed: int,
     resolved_yaml: str,
     force: bool = False,
     resume: bool = False,
+    legacy_hash: str | None = None,
 ) -> Opened:
-    """Create (or find) the run directory for a recipe and seed.
+    """Create (or find) the run directory for a configuration and seed.
 
     - a finished run is returned as ``existing`` unless ``force``, which creates a
       new sibling ``<hash8>-s<seed>-2`` (then ``-3`` …) and never touches the old one;
     - ``resume`` reopens an unfinished run (running, interrupted or failed);
     - an unfinished run found without ``resume`` is an error that says how to resume
-      or force, so nothing is overwritten by accident.
+      or force, so nothing is overwritten by accident;
+    - a run of the same recipe in a folder of the first identity (``legacy_hash``) is
+      refused unless ``force`` (:func:`check_legacy`).
     """
-    base = run_path(root, recipe_name, recipe_hash, seed)
+    if not force:
+        check_legacy(root, recipe_name=recipe_name, config_hash=config_hash, legacy_hash=legacy_hash, seed=seed)
+    base = run_path(root, recipe_name, config_hash, seed)
     run = RunDir(base)
     if base.exists():
         status = run.status
@@ -293,7 +322,8 @@ def open_run(
         {
             "status": "running",
             "recipe_name": recipe_name,
-            "recipe_hash": recipe_hash,
+            "config_hash": config_hash,
+            "identity": IDENTITY,
             "seed": seed,
             "started_at": _now(),
             "ended_at": None,

@@ -28,7 +28,7 @@ from harness.paths import results_dir
 from harness.recipe import LoadedRecipe, load_recipe
 from harness.recipe.loader import canonical_json
 from harness.registry import DATASETS, REWEIGHTINGS
-from harness.rundir import RunDir, atomic_folder, open_run, run_path
+from harness.rundir import RunDir, atomic_folder, check_legacy, open_run, run_path
 from harness.train.identity import model_identity, samples_identity, template_identity
 from harness.train.loop import Trainer
 from harness.train.objectives import ObjectiveSet
@@ -223,6 +223,9 @@ def run_recipe(
     if existing.status == "finished" and not force:
         print(f"already finished: {existing.path} (use --force to run it again)")
         return existing
+    if not force:  # before any model loads: an old-identity run of this recipe is refused at once
+        check_legacy(root, recipe_name=loaded.name, config_hash=loaded.hash, legacy_hash=loaded.legacy_hash,
+                     seed=loaded.seed)
     started = time.perf_counter()
     accelerator = _accelerator()
     rank, world = accelerator.process_index, accelerator.num_processes
@@ -231,8 +234,9 @@ def run_recipe(
         model.to(accelerator.device)
     opened = None
     if rank == 0:
-        opened = open_run(root, recipe_name=loaded.name, recipe_hash=loaded.hash, seed=loaded.seed,
-                          resolved_yaml=loaded.to_yaml(), force=force, resume=resume)
+        opened = open_run(root, recipe_name=loaded.name, config_hash=loaded.hash, seed=loaded.seed,
+                          resolved_yaml=loaded.to_yaml(), force=force, resume=resume,
+                          legacy_hash=loaded.legacy_hash)
     opened = _share(opened, world)
     run = opened.run
     try:

@@ -47,6 +47,8 @@ class Combiner:
 
     #: The name the combiner is registered under (set by subclasses, for messages).
     name: str = "combiner"
+    #: Enters every run's identity: bump it when a change alters the weights a combiner returns.
+    version: int = 1
     #: False when the weights ignore the Gramian (then one backward of the weighted loss suffices).
     needs_gramian: bool = True
 

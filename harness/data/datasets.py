@@ -91,6 +91,8 @@ class DriveKDConversations:
 class SyntheticDriving:
     """Procedural driving scenes with DriveBench questions, built on first use and cached by content."""
 
+    operational = ("root",)  # where the generated files live (their content follows from the rest)
+
     def __init__(self, seed: int = 0, train: int = 400, eval: int = 160, image_size: int = 96,
                  cameras: int = 1, corruptions: list[str] | str | None = None, severity: int = 3,
                  root: str | None = None):

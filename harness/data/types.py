@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CAPABILITIES: tuple[str, ...] = ("perception", "reasoning", "planning")
+# Drive-KD's capability mixing: a sample weights its own capability's teacher 0.8, the others 0.1
+# (sample capability → objective capability → factor). The one copy of this constant.
+DRIVEKD_MIXING: dict[str, dict[str, float]] = {
+    row: {col: (0.8 if col == row else 0.1) for col in CAPABILITIES} for row in CAPABILITIES
+}
 CAMERAS: tuple[str, ...] = (
     "CAM_FRONT",
     "CAM_FRONT_LEFT",

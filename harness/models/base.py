@@ -173,6 +173,8 @@ class FamilyAdapter:
     model_class: ClassVar[type]
     processor_class: ClassVar[type]
     default_image_side: ClassVar[int] = 448
+    #: Enters every run's identity: bump it when a change alters what the family computes.
+    version: ClassVar[int] = 1
 
     # -- loading -------------------------------------------------------------------
     @classmethod

@@ -9,13 +9,14 @@ types through pydantic), and every mistake names its dotted field.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import typing
 from typing import Any, Callable
 
 from pydantic import TypeAdapter, ValidationError
 
-from harness.data.types import CAPABILITIES
+from harness.data.types import CAPABILITIES, DRIVEKD_MIXING
 from harness.errors import HarnessError, RecipeError
 from harness.recipe.schema import Component, ModelSpec, Recipe
 from harness.registry import REGISTRIES, Registry, did_you_mean, registry
@@ -63,6 +64,27 @@ def check_options(obj: Callable, options: dict[str, Any], *, kind: str, name: st
     for pname, param in params.items():
         if param.default is inspect.Parameter.empty and pname not in options:
             raise RecipeError(f"{kind} '{name}' needs option '{pname}'", file=file, field=f"{field}.{pname}")
+    return coerced
+
+
+def _plain(value: Any) -> bool:
+    """True for values a YAML recipe can hold (so a filled-in default reads back the same)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def filled_options(obj: Callable, options: dict[str, Any], **where: Any) -> dict[str, Any]:
+    """``options`` checked and coerced (:func:`check_options`), plus every default they leave out."""
+    coerced = check_options(obj, options, **where)
+    params, _, _ = _parameters(obj)
+    for pname, param in params.items():
+        if pname not in coerced and param.default is not inspect.Parameter.empty and _plain(param.default):
+            coerced[pname] = list(param.default) if isinstance(param.default, tuple) else param.default
     return coerced
 
 
@@ -179,3 +201,77 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
         check_component("reweightings", recipe.reweighting, field="reweighting", file=file)
     if recipe.eval.enabled and recipe.data.eval is not None:
         check_component("judges", recipe.eval.judge, field="eval.judge", file=file)
+
+
+# -- resolution: what the run's identity is made of ------------------------------------
+
+
+def component_fields(recipe: Recipe) -> list[tuple[str, tuple[str, ...], Component]]:
+    """Every registered component a recipe uses: (registry kind, path in the recipe, spec)."""
+    out: list[tuple[str, tuple[str, ...], Component]] = []
+    models = [(("student",), recipe.student), *((("teachers", k), t) for k, t in recipe.teachers.items())]
+    for path, mspec in models:
+        if mspec.sft is not None and mspec.sft.data is not None:
+            out.append(("datasets", (*path, "sft", "data"), mspec.sft.data))
+    for split in ("train", "eval"):
+        spec = getattr(recipe.data, split)
+        if spec is not None:
+            out.append(("datasets", ("data", split), spec))
+    for name, obj in recipe.objectives.items():
+        if obj.loss is not None:
+            out.append(("losses", ("objectives", name, "loss"), obj.loss))
+    out.append(("combiners", ("combiner",), recipe.combiner))
+    if recipe.reweighting is not None:
+        out.append(("reweightings", ("reweighting",), recipe.reweighting))
+    if recipe.eval.enabled and recipe.data.eval is not None:
+        out.append(("judges", ("eval", "judge"), recipe.eval.judge))
+    return out
+
+
+def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+def resolve(recipe: Recipe, data: dict[str, Any], *, file: str | None) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+    """``data`` (the recipe's schema dump) resolved: every component's options with defaults
+    filled in, the default mixing when teacher objectives use it, and ``versions``.
+
+    Returns it with the paths of the components' operational options (kept out of the
+    identity, :mod:`harness.recipe.identity`). A ``versions`` entry the recipe gives for a
+    component it uses must equal the code's version.
+    """
+    versions: dict[str, dict[str, int]] = {}
+    operational: list[tuple[str, ...]] = []
+
+    def note(kind: str, name: str) -> None:
+        versions.setdefault(kind, {})[name] = REGISTRIES[kind].version(name)
+
+    for kind, path, spec in component_fields(recipe):
+        reg = REGISTRIES[kind]
+        obj = reg.get(spec.name)
+        field = ".".join(path)
+        options = filled_options(obj, spec.options, kind=reg.noun, name=spec.name, field=field, file=file)
+        _set(data, path, {"name": spec.name, **options})
+        note(kind, spec.name)
+        operational += [(*path, key) for key in reg.operational(spec.name) if key in options]
+    for mspec in (recipe.student, *recipe.teachers.values()):
+        note("families", mspec.family)
+    teacher_objectives = [o for n, o in recipe.objectives.items() if n != "ce"]
+    for obj in teacher_objectives:
+        note("signals", obj.signal.type)
+        note("matchings", obj.signal.matching)
+    if data.get("mixing") is None and teacher_objectives:
+        data["mixing"] = copy.deepcopy(DRIVEKD_MIXING)
+    for kind, names in (recipe.versions or {}).items():
+        for name, given in (names or {}).items():
+            have = versions.get(kind, {}).get(name)
+            if have is not None and have != given:
+                raise RecipeError(
+                    f"this recipe was resolved with {REGISTRIES[kind].noun} '{name}' version {given}, the code's is "
+                    f"version {have} (its results would differ; remove the line to run the current one)",
+                    file=file, field=f"versions.{kind}.{name}",
+                )
+    data["versions"] = {kind: dict(sorted(names.items())) for kind, names in sorted(versions.items())}
+    return data, operational

@@ -6,8 +6,9 @@ duplicate keys are errors rather than silently keeping the last one. A recipe ma
 recursively, anything else is replaced. ``--set a.b=c`` overrides are applied
 last, with ``c`` read as YAML (so ``--set train.lr=1e-4`` is a float).
 
-The resolved recipe, defaults filled in, is serialised canonically (sorted keys,
-JSON) and hashed, so formatting and key order never change a run's identity.
+Content is serialised canonically (sorted keys, JSON) before it is hashed, so
+formatting and key order never change an identity (:mod:`harness.recipe.identity`
+says what a run's identity covers).
 """
 
 from __future__ import annotations
@@ -161,9 +162,6 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     return out
 
 
-HASH_EXCLUDED = ("description",)
-
-
 def canonical_json(data: Any) -> str:
     """Key-order- and formatting-independent serialisation used for hashing."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -172,11 +170,6 @@ def canonical_json(data: Any) -> str:
 def content_hash(data: Any) -> str:
     """sha256 hex of :func:`canonical_json`: the one content hash of the harness."""
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
-
-def recipe_hash(resolved: dict[str, Any]) -> str:
-    """sha256 of the canonical resolved recipe (without free-text fields)."""
-    return content_hash({k: v for k, v in resolved.items() if k not in HASH_EXCLUDED})
 
 
 def dump_yaml(resolved: dict[str, Any]) -> str:

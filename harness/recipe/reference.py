@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from harness.recipe.messages import _unwrap
-from harness.recipe.schema import DEFAULT_MIXING, Recipe
+from harness.data.types import DRIVEKD_MIXING
+from harness.recipe.schema import Recipe
 
 INTRO = """\
 # Recipe reference
@@ -23,11 +24,17 @@ INTRO = """\
 A recipe is plain YAML (read with `safe_load`: no tags, no code). Unknown keys are errors that
 suggest the closest valid key. `extends: base.yaml` (or a list) merges base recipes underneath,
 mappings recursively; `--set a.b=c` overrides a field from the command line (the value is read
-as YAML). The resolved recipe, defaults filled in, is hashed (key order and formatting do not
-matter; `description` is not hashed) and names the run directory
-`results/runs/<name>/<hash8>-s<seed>/`. `harness validate RECIPE...` checks recipes without
-running them: registry names resolve, component options match the component's signature, layer
-specs parse.
+as YAML). Mappings are read in sorted order, so the order a file lists its objectives or
+teachers in never changes what trains. The resolved recipe (`recipe.resolved.yaml` in the run
+directory) fills in every default, each component's options included, the default mixing and
+each component's `version`; running it again reproduces the run. Its configuration hash names
+the run directory `results/runs/<name>/<config-hash8>-s<seed>/`: it leaves out `name`,
+`description`, `seed` (so the seeds of one configuration share the hash) and the operational
+fields `train.log_every`, `train.checkpoint_every`, `eval.batch_size`, `cache.dir` and the
+components' operational options (the http judge's concurrency and timeouts, the synthetic
+data's `root`). `harness validate RECIPE...` checks recipes without running them: registry
+names resolve, component options match the component's signature, layer specs parse;
+`--json` prints `{file, config_hash, run_folder}` per recipe.
 
 Components (`loss`, `combiner`, `reweighting`, `judge`, `data.train`, `data.eval`) are written as
 a bare registered name (`loss: mse`) or a mapping with `name` and the component's own options
@@ -104,10 +111,10 @@ def render() -> str:
             lines.append("| *other keys* | | | options of the named component |")
         lines.append("")
     lines += ["## Default capability mixing", "", "Rows: the sample's capability; columns: the objective's capability.", ""]
-    caps = list(DEFAULT_MIXING)
+    caps = list(DRIVEKD_MIXING)
     lines += ["| sample \\ objective | " + " | ".join(caps) + " |", "|---|" + "---|" * len(caps)]
     for row in caps:
-        lines.append(f"| {row} | " + " | ".join(str(DEFAULT_MIXING[row][c]) for c in caps) + " |")
+        lines.append(f"| {row} | " + " | ".join(str(DRIVEKD_MIXING[row][c]) for c in caps) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -201,11 +201,6 @@ class EvalSpec(Strict):
     )
 
 
-DEFAULT_MIXING: dict[str, dict[str, float]] = {
-    row: {col: (0.8 if col == row else 0.1) for col in CAPABILITIES} for row in CAPABILITIES
-}
-
-
 class Recipe(Strict):
     """A whole run: models, data, objectives, how their gradients combine, training, evaluation."""
 
@@ -228,6 +223,11 @@ class Recipe(Strict):
     train: TrainSpec = Field(TrainSpec(), description="optimiser and loop")
     cache: CacheSpec = Field(CacheSpec(), description="teacher-target cache")
     eval: EvalSpec = Field(EvalSpec(), description="evaluation after training")
+    versions: Optional[dict[str, dict[str, int]]] = Field(
+        None,
+        description="kind → component → version the recipe was resolved with (filled in; a recipe that "
+        "gives a version the code no longer has is refused)",
+    )
 
     @field_validator("name")
     @classmethod

@@ -144,7 +144,7 @@ def _run_row(path: Path, run_id: str, info: dict, recipe: dict, summary: dict) -
         "run_id": run_id,
         "run_path": str(path),
         "recipe_name": info.get("recipe_name") or recipe.get("name") or info.get("model"),
-        "recipe_hash": info.get("recipe_hash"),
+        "config_hash": info.get("config_hash") or info.get("recipe_hash"),  # recipe_hash: identity 1
         "seed": info.get("seed", recipe.get("seed")),
         "study": info.get("study"),
         "variant": info.get("variant"),
@@ -230,7 +230,7 @@ def collect(sources: str | Path | Iterable[str | Path], *, study: str | None = N
         summary = _read_json(path / "eval" / "summary.json")
         row = _run_row(path, run_id, info, recipe, summary)
         scores = _read_scores(path)
-        for key in ("run_id", "recipe_name", "recipe_hash", "seed", "study", "variant", "trial", "params",
+        for key in ("run_id", "recipe_name", "config_hash", "seed", "study", "variant", "trial", "params",
                     "student_family", "student_scale", "student_zoo", "teachers", "teacher_family",
                     "teacher_scale", "teacher_zoo"):
             scores[key] = row[key]

@@ -18,6 +18,7 @@ class SignalKind:
 
     needs: str = "attention"
     uses_layers: bool = True
+    version: int = 1  # enters every run's identity: bump it when a change alters the signal
 
     def entry_mask(self, batch) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

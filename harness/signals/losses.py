@@ -65,8 +65,15 @@ def masked_sample_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     return means.mean()
 
 
+class Loss(nn.Module):
+    """Base of the distillation losses: ``forward(student, teacher, mask) -> scalar``."""
+
+    #: Enters every run's identity: bump it when a change alters the loss's value.
+    version: int = 1
+
+
 @LOSSES.register("mse")
-class MSELoss(nn.Module):
+class MSELoss(Loss):
     """Masked mean squared error: per-sample block mean of squared differences, averaged over the batch."""
 
     def __init__(self):  # explicit: the recipe validator reads options from this signature
@@ -79,7 +86,7 @@ class MSELoss(nn.Module):
 
 
 @LOSSES.register("cosine")
-class CosineLoss(nn.Module):
+class CosineLoss(Loss):
     """1 − cosine similarity of each sample's selected entries (flattened), averaged over the batch.
 
     Written as ½‖ŝ − t̂‖² with ŝ = s/‖s‖, which equals 1 − cos for non-zero
@@ -107,7 +114,7 @@ class CosineLoss(nn.Module):
 
 
 @LOSSES.register("kl")
-class KLLoss(nn.Module):
+class KLLoss(Loss):
     """KL(teacher ‖ student) of temperature-softened logits, × T², mean over the selected positions.
 
     Inputs are logits [B, S, V]; ``mask`` selects positions ([B, S], [B, S, 1], or an
@@ -131,7 +138,7 @@ class KLLoss(nn.Module):
 
 
 @LOSSES.register("hidden")
-class HiddenLoss(nn.Module):
+class HiddenLoss(Loss):
     """Hidden-state MSE; a learned linear projection maps student width to teacher width when they differ.
 
     The projection is created by :meth:`prepare` (call it before building the

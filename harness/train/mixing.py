@@ -12,11 +12,9 @@ from typing import Mapping
 
 import torch
 
-from harness.data.types import CAPABILITIES
+from harness.data.types import CAPABILITIES, DRIVEKD_MIXING
 
-DRIVEKD_MIXING: dict[str, dict[str, float]] = {
-    row: {col: (0.8 if col == row else 0.1) for col in CAPABILITIES} for row in CAPABILITIES
-}
+__all__ = ["DRIVEKD_MIXING", "mixing_factors", "mixed_mean"]
 
 
 def mixing_factors(

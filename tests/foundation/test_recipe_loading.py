@@ -6,7 +6,8 @@ import pytest
 
 from harness.errors import RecipeError
 from harness.recipe import load_recipe, recipe_from_dict
-from harness.recipe.loader import apply_overrides, deep_merge, recipe_hash, resolve_extends
+from harness.recipe.identity import config_hash
+from harness.recipe.loader import apply_overrides, deep_merge, resolve_extends
 
 BASE = {"name": "r", "student": {"family": "internvl3", "zoo": "student"}}
 
@@ -45,9 +46,10 @@ def test_hash_ignores_key_order_formatting_and_description(tmp_path):
 
 def test_hash_changes_with_any_hashed_field():
     h0 = recipe_from_dict(BASE, check=False).hash
-    h1 = recipe_from_dict({**BASE, "seed": 1}, check=False).hash
-    h2 = recipe_from_dict({**BASE, "train": {"lr": 1e-3}}, check=False).hash
-    assert len({h0, h1, h2}) == 3
+    h1 = recipe_from_dict({**BASE, "train": {"lr": 1e-3}}, check=False).hash
+    h2 = recipe_from_dict({**BASE, "combiner": {"name": "agp"}}).hash
+    h3 = recipe_from_dict(BASE).hash  # resolved: component defaults and versions are in it
+    assert len({h0, h1, h2, h3}) == 4
 
 
 def test_explicit_default_equals_omitted_default():
@@ -125,16 +127,17 @@ def test_deep_merge_does_not_alias():
     assert base == {"a": {"b": [1]}}
 
 
-def test_recipe_hash_is_sha256_hex():
-    assert recipe_hash({"a": 1}) == recipe_hash({"a": 1})
-    assert recipe_hash({"a": 1, "b": 2}) == recipe_hash({"b": 2, "a": 1})
+def test_config_hash_is_sha256_hex_and_order_free():
+    assert len(config_hash({"a": 1})) == 64
+    assert config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
 
 
 def test_round_trip_through_resolved_yaml(tmp_path):
-    recipe = recipe_from_dict({**BASE, "combiner": {"name": "agp", "stage2": False}}, check=False)
+    recipe = recipe_from_dict({**BASE, "combiner": {"name": "agp", "stage2": False}})
     path = tmp_path / "resolved.yaml"
     path.write_text(recipe.to_yaml())
-    assert load_recipe(path, check=False).hash == recipe.hash
+    again = load_recipe(path)
+    assert again.hash == recipe.hash and again.resolved == recipe.resolved
 
 
 def test_set_refines_a_component_given_by_name():

@@ -12,7 +12,7 @@ HASH = "0123456789abcdef" * 4
 
 
 def opened(root, **kw):
-    return open_run(root, recipe_name="demo", recipe_hash=HASH, seed=3, resolved_yaml="name: demo\n", **kw)
+    return open_run(root, recipe_name="demo", config_hash=HASH, seed=3, resolved_yaml="name: demo\n", **kw)
 
 
 def test_layout_and_provenance(tmp_path):
@@ -23,7 +23,7 @@ def test_layout_and_provenance(tmp_path):
     assert run.recipe_file.read_text() == "name: demo\n"
     info = json.loads(run.info_file.read_text())
     assert info["status"] == "running"
-    assert info["seed"] == 3 and info["recipe_hash"] == HASH
+    assert info["seed"] == 3 and info["config_hash"] == HASH
     for key in ("started_at", "git_commit", "packages", "hardware"):
         assert key in info
     assert info["packages"]["torch"]

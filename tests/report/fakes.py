@@ -51,7 +51,7 @@ def write_run(root: Path, recipe_name: str, judge_total: np.ndarray, items: pd.D
               "teachers": {"perception_teacher": teacher or {"family": "internvl3", "zoo": "teacher_s", "scale": None}},
               "combiner": {"name": combiner}, "train": {"lr": 1e-3}}
     (path / "recipe.resolved.yaml").write_text(yaml.safe_dump(recipe))
-    info = {"status": status, "recipe_name": recipe_name, "recipe_hash": digest,
+    info = {"status": status, "recipe_name": recipe_name, "config_hash": digest,
             "seed": seed, "summary": summary or {"eval": {}}}
     if study is not None:
         info.update(study=study, variant=variant, trial=trial, params=params or {})

@@ -40,7 +40,7 @@ def test_paper_recipe_follows_the_facts():
     assert spec.objectives["reasoning"].signal.layers == {"start": 0, "end": -2}
     assert spec.objectives["reasoning"].signal.matching == "group"
     assert spec.objectives["planning"].signal.layers == "penultimate"
-    assert spec.combiner.name == "agp" and spec.combiner.options == {"anchor": "ce"}
+    assert spec.combiner.name == "agp" and spec.combiner.options["anchor"] == "ce"
     assert (spec.train.lr, spec.train.batch_size, spec.train.grad_accum, spec.train.precision) == (5e-5, 1, 4, "bf16")
 
 

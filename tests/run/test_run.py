@@ -150,3 +150,17 @@ def test_options_run_to_the_end(tiny_recipe, overrides):
     assert run.info()["status"] == "finished"
     last = run.metrics()[-1]
     assert all(torch.isfinite(torch.tensor(v)) for v in last["loss"].values())
+
+
+def test_rerunning_a_runs_resolved_recipe_reproduces_it_bit_for_bit(tiny_recipe, env):
+    """The tiny recipe lists its objectives perception, reasoning, planning: not sorted, as
+    recipe.resolved.yaml writes them. Both runs train in the canonical order, so the run of the
+    resolved file lands in the same folder name with the same weights and metrics (issue 20)."""
+    first = run_recipe(tiny_recipe("again", steps=2), results_root=env / "first", progress=False, evaluate=False)
+    second = run_recipe(first.recipe_file, results_root=env / "second", progress=False, evaluate=False)
+    assert second.path.name == first.path.name
+    assert second.recipe_file.read_text() == first.recipe_file.read_text()
+    a, b = weights(first.path / "student"), weights(second.path / "student")
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "seconds", "elapsed")} for r in rows]
+    assert [r["loss"] for r in strip(first.metrics())] == [r["loss"] for r in strip(second.metrics())]

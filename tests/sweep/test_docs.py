@@ -20,8 +20,8 @@ def test_the_documented_ablation_file_loads(tmp_path):
     path = tmp_path / "doc.yaml"
     path.write_text(yaml.safe_dump(data))
     ablation = load_ablation(path)
-    assert ablation.recipe("agp_stage1").spec.combiner.options == {"anchor": "ce", "stage2": False}
-    assert ablation.recipe("sum").spec.combiner.options == {}
+    assert ablation.recipe("agp_stage1").spec.combiner.options == {"anchor": "ce", "stage1": True, "stage2": False, "anchor_once": False}
+    assert ablation.recipe("sum").spec.combiner.options == {"weights": None}
     assert ablation.plan()[0].variant == "sum"  # the baseline first
 
 

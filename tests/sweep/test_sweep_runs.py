@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from harness.sweep.study import sweep
+from tests.sweep.conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")]
 
@@ -162,3 +163,37 @@ def test_inline_trials_refuse_a_pruner(env, write_ablation):
     path = write_ablation(name="inline_pruned", extra="pruner: {name: median}\n")
     with pytest.raises(HarnessError, match="pruner.name: .*--inline-trials"):
         sweep(path, results_root=env / "results", quiet=True, inline_trials=True)
+
+
+MIXED_ORDER_ABLATION = """\
+name: mixed_order
+base: {base}
+overrides:
+  data.train: {{name: synthetic, seed: 0, train: 8, eval: 4}}
+  train: {{max_steps: 2, batch_size: 4, grad_accum: 1}}
+  eval: {{enabled: false}}
+  teachers.perception_teacher.sft.max_steps: 2
+  teachers.reasoning_teacher.sft.max_steps: 2
+  teachers.planning_teacher.sft.max_steps: 2
+variants:
+  agp: {{}}
+seeds: [0]
+objective: {{metric: final_losses.ce, direction: minimize}}
+"""
+
+
+def test_inline_and_child_trials_of_a_multi_objective_recipe_train_the_same_weights(env, write_ablation):
+    """The base lists its objectives perception, reasoning, planning (unsorted); a child trial
+    runs the sorted recipe.resolved.yaml, an inline one the loaded recipe: the same order
+    either way, so the same weights bit for bit (issue 20)."""
+    from safetensors.torch import load_file
+
+    base = REPO / "recipes" / "tiny" / "agp_internvl.yaml"
+    path = write_ablation(name="mixed_order", text=MIXED_ORDER_ABLATION.format(base=base))
+    child = sweep(path, results_root=env / "child", quiet=True)
+    inline = sweep(path, results_root=env / "inline", quiet=True, inline_trials=True)
+    assert inline.counts == child.counts == {"complete": 1}
+    (a,), (b,) = run_dirs(env / "child"), run_dirs(env / "inline")
+    assert a.name == b.name
+    wa, wb = load_file(str(a / "student" / "model.safetensors")), load_file(str(b / "student" / "model.safetensors"))
+    assert set(wa) == set(wb) and all((wa[k] == wb[k]).all() for k in wa)

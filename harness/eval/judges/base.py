@@ -36,6 +36,8 @@ class Judge:
     """Base class: subclasses implement :meth:`score`; :meth:`score_many` may run concurrently."""
 
     judge_id: str = "judge"
+    #: Enters every run's identity: bump it when a change alters verdicts.
+    version: int = 1
 
     def score(self, item: EvalItem, prediction: str) -> JudgeScore:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -46,6 +46,9 @@ class _Fatal(Exception):
 class HttpJudge(Judge):
     """LLM judge on an OpenAI-compatible endpoint: rubric prompts, SQLite cache, retries."""
 
+    #: Options that change how verdicts are fetched, never what they are (kept out of run identities).
+    operational = ("api_key_env", "timeout", "max_retries", "backoff", "concurrency", "cache", "use_cache")
+
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
                  template: Optional[str] = None, temperature: float = 0.0, max_tokens: int = 400,
                  timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, concurrency: int = 4,

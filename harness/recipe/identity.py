@@ -1,0 +1,75 @@
+"""A run's identity: the hash of its configuration, not of the file it was written in.
+
+The resolved recipe (what ``recipe.resolved.yaml`` holds) carries every component's
+options with their defaults filled in, the default mixing, and the ``version`` of every
+component it uses, so a changed default or a changed component makes a new run instead
+of silently reusing an old "finished" one. Its *configuration* is the resolved recipe
+without what does not change the trained weights or the scores:
+
+- labels: ``name`` (already the run's folder), ``description`` and ``seed`` (the
+  folder's ``-s<seed>``, so the seeds of one configuration share its ``<hash8>``);
+- operational fields (:data:`OPERATIONAL`): logging and checkpoint cadence, the
+  generation batch size, where the teacher cache lives;
+- each component's operational options (a class attribute ``operational``: the http
+  judge's concurrency and timeouts, say).
+
+Run folders are ``<config-hash8>-s<seed>``. Folders named by the first identity (the
+recipe as written, seed included) are recognised through :func:`legacy_hash`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable
+
+from harness.recipe.loader import content_hash
+
+LABELS: tuple[str, ...] = ("name", "description", "seed")
+OPERATIONAL: tuple[tuple[str, ...], ...] = (
+    ("train", "log_every"),
+    ("train", "checkpoint_every"),
+    ("eval", "batch_size"),
+    ("cache", "dir"),
+)
+
+
+def canonical_order(data: Any) -> Any:
+    """``data`` with every mapping's keys sorted, recursively (lists keep their order).
+
+    Applied before validation, so the order a recipe lists its objectives or teachers
+    in never changes what runs: the run trains in the order ``recipe.resolved.yaml``
+    (sorted keys) reads back.
+    """
+    if isinstance(data, dict):
+        return {k: canonical_order(data[k]) for k in sorted(data, key=str)}
+    if isinstance(data, list):
+        return [canonical_order(v) for v in data]
+    return data
+
+
+def _drop(data: dict[str, Any], path: tuple[str, ...]) -> None:
+    node: Any = data
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+def configuration(resolved: dict[str, Any], operational: Iterable[tuple[str, ...]] = ()) -> dict[str, Any]:
+    """The part of the resolved recipe that decides the results (see the module doc)."""
+    config = copy.deepcopy({k: v for k, v in resolved.items() if k not in LABELS})
+    for path in (*OPERATIONAL, *operational):
+        _drop(config, tuple(path))
+    return config
+
+
+def config_hash(resolved: dict[str, Any], operational: Iterable[tuple[str, ...]] = ()) -> str:
+    """sha256 of the canonical :func:`configuration`: what names ``<config-hash8>-s<seed>``."""
+    return content_hash(configuration(resolved, operational))
+
+
+def legacy_hash(as_written: dict[str, Any]) -> str:
+    """The first identity: the schema dump of the recipe as written, without ``description``."""
+    return content_hash({k: v for k, v in as_written.items() if k not in ("description", "versions")})
