@@ -43,8 +43,8 @@ def load_plugins() -> list[str]:
             obj = ep.load()
             if callable(obj):
                 obj()
-        except HarnessError:
-            raise
+        except HarnessError as exc:  # a plugin's own mistake (a component of the wrong kind, say)
+            raise HarnessError(f"plugin '{ep.name}' ({ep.value}): {exc}") from None
         except Exception as exc:  # a broken plugin must say which one it is
             raise HarnessError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
         loaded.append(ep.name)

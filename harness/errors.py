@@ -2,10 +2,24 @@
 
 The CLI prints a :class:`HarnessError` as one line on stderr and exits 2; anything
 else is a bug and keeps its traceback. Every message is meant to be read alone, so
-it names the file, field or item it is about.
+it names the file, field or item it is about, and suggests the closest valid name.
 """
 
 from __future__ import annotations
+
+import difflib
+
+
+def closest(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    """The candidate most similar to ``name`` (or None when nothing is close)."""
+    matches = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates) -> str:
+    """A ``"; did you mean 'x'?"`` suffix for a message, or an empty string."""
+    match = closest(name, list(candidates))
+    return f"; did you mean '{match}'?" if match else ""
 
 
 class HarnessError(Exception):

@@ -20,19 +20,18 @@ from typing import Any, Callable, Iterable
 import torch
 from tabulate import tabulate
 
-from harness.combine import build_combiner
+from harness.combine.reweighted import Reweighted
 from harness.errors import HarnessError
 from harness.models import load_model
 from harness.models.base import quiet_progress
 from harness.paths import results_dir
 from harness.recipe import LoadedRecipe, load_recipe
 from harness.recipe.loader import canonical_json
-from harness.registry import DATASETS, REWEIGHTINGS
+from harness.registry import COMBINERS, DATASETS, REWEIGHTINGS
 from harness.rundir import RunDir, atomic_folder, check_legacy, open_run, run_path
 from harness.train.identity import model_identity, samples_identity, template_identity
 from harness.train.loop import Trainer
 from harness.train.objectives import ObjectiveSet
-from harness.train.reweighting import ReweightedCombiner
 from harness.train.seeding import seed_everything
 from harness.train.sft import ensure_sft_teacher
 from harness.train.teacher_cache import TeacherCache
@@ -52,14 +51,6 @@ class Prepared:
     generator: torch.Generator
 
 
-def build_dataset(component, field: str):
-    """The registered dataset a recipe component names (a bad option is a one-line error naming ``field``)."""
-    try:
-        return DATASETS.get(component.name)(**component.options)
-    except TypeError as exc:
-        raise HarnessError(f"{field}: {exc}") from None
-
-
 def _fine_tuned(recipe: LoadedRecipe, field: str, mspec, loaded, samples: list, sft_data: dict[str, list],
                 progress: bool) -> Path:
     """The folder of model ``field`` (``student`` or ``teachers.KEY``) fine-tuned as its
@@ -72,7 +63,8 @@ def _fine_tuned(recipe: LoadedRecipe, field: str, mspec, loaded, samples: list, 
     if mspec.sft.data is not None:
         data_key = canonical_json(mspec.sft.data.model_dump())
         if data_key not in sft_data:
-            sft_data[data_key] = list(build_dataset(mspec.sft.data, f"{field}.sft.data").train_samples())
+            dataset = DATASETS.build(mspec.sft.data, field=f"{field}.sft.data", file=recipe.source)
+            sft_data[data_key] = list(dataset.train_samples())
         sft_samples = sft_data[data_key]
         if not sft_samples:
             raise HarnessError(f"{recipe.source or recipe.name}: {field}.sft.data: the dataset has no training samples")
@@ -101,7 +93,7 @@ def fine_tune_models(recipe: LoadedRecipe, *, progress: bool = True,
     if any(m.sft.data is None for m in tuned.values()):
         if spec.data.train is None:
             raise HarnessError(f"{recipe.source or recipe.name}: data.train: sft without sft.data needs training data")
-        samples = list(build_dataset(spec.data.train, "data.train").train_samples())
+        samples = list(DATASETS.build(spec.data.train, field="data.train", file=recipe.source).train_samples())
     sft_data: dict[str, list] = {}
     folders: dict[str, Path] = {}
     for field, mspec in tuned.items():
@@ -118,7 +110,7 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
     seed_everything(spec.seed)
     if spec.data.train is None:
         raise HarnessError(f"{recipe.source or recipe.name}: data.train: a run needs training data")
-    samples = list(build_dataset(spec.data.train, "data.train").train_samples())
+    samples = list(DATASETS.build(spec.data.train, field="data.train", file=recipe.source).train_samples())
     if not samples:
         raise HarnessError(f"{recipe.source or recipe.name}: data.train: the dataset has no training samples")
     sft_data: dict[str, list] = {}
@@ -151,11 +143,11 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
         progress=progress,
     )
     targets.prepare(samples)
-    combiner = build_combiner(spec.combiner.name, **spec.combiner.options)
+    combiner = COMBINERS.build(spec.combiner, field="combiner", file=recipe.source)
     if spec.reweighting is not None:
-        reweighting = REWEIGHTINGS.get(spec.reweighting.name)(**spec.reweighting.options)
+        reweighting = REWEIGHTINGS.build(spec.reweighting, field="reweighting", file=recipe.source)
         proportions = {name: obj.weight for name, obj in spec.objectives.items()}
-        combiner = ReweightedCombiner(combiner, reweighting, proportions)
+        combiner = Reweighted(combiner, reweighting, proportions)
     generator = seed_everything(spec.seed)  # SFT consumed randomness; the run starts from the recipe's seed
     return Prepared(recipe, student, teachers, samples, objectives, targets, combiner, generator)
 

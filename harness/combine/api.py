@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from harness.combine.base import Combiner, CombinerError
-from harness.registry import COMBINERS, did_you_mean
+from harness.combine.base import Combiner
+from harness.registry import COMBINERS
 
 
 def build_combiner(name: str, **options: Any) -> Combiner:
-    """The registered combiner ``name`` constructed with its recipe ``options``."""
-    cls = COMBINERS.get(name)
-    params = [p for p in inspect.signature(cls).parameters if p != "self"]
-    for key in options:
-        if key not in params:
-            raise CombinerError(
-                f"combiner '{name}' has no option '{key}'{did_you_mean(key, params)} (options: {', '.join(params) or 'none'})"
-            )
-    return cls(**options)
+    """The registered combiner ``name`` with ``options`` (for notebooks: ``COMBINERS.build`` by keywords)."""
+    return COMBINERS.build({"name": name, **options}, field="combiner")
 
 
 def gramian(grads: Tensor) -> Tensor:

@@ -58,6 +58,10 @@ class Combiner:
     def weights(self, gramian: Tensor, names: list[str], generator: torch.Generator) -> Tensor:
         raise NotImplementedError
 
+    def static_weights(self, names: list[str]) -> Tensor | None:
+        """Weights that need no Gramian (a combiner with ``needs_gramian = False`` gives them), else None."""
+        return None
+
     def __call__(self, gramian: Tensor, names: list[str], generator: torch.Generator | None = None) -> Tensor:
         """K float64 weights for the K objectives ``names`` given their Gramian.
 

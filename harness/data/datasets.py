@@ -25,6 +25,22 @@ from harness.paths import synthetic_dir
 from harness.registry import DATASETS, did_you_mean
 
 
+class Dataset:
+    """Base of the registered datasets (the registry refuses a class that does not subclass it)."""
+
+    #: Enters every run's identity: bump it when a change alters the samples a dataset gives.
+    version: int = 1
+
+    def settings(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def train_samples(self) -> list[TrainSample]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def eval_items(self, setting: str = "clean") -> list[EvalItem]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 def _unknown_setting(dataset: str, setting: str, known: list[str]) -> DataError:
     return DataError(
         f"dataset '{dataset}' has no setting '{setting}'{did_you_mean(setting, known)} (known: {', '.join(known)})"
@@ -32,7 +48,7 @@ def _unknown_setting(dataset: str, setting: str, known: list[str]) -> DataError:
 
 
 @DATASETS.register("drivebench")
-class DriveBenchDataset:
+class DriveBenchDataset(Dataset):
     """Official DriveBench JSON files (clean, text-only, corruption files); also trains on answers."""
 
     def __init__(self, path: str, data_root: str | None = None, skip_invalid: bool = False,
@@ -65,7 +81,7 @@ class DriveBenchDataset:
 
 
 @DATASETS.register("drivekd_conversations")
-class DriveKDConversations:
+class DriveKDConversations(Dataset):
     """Training conversations in Drive-KD's format (user/assistant messages, images, question_type)."""
 
     def __init__(self, path: str, data_root: str | None = None, skip_invalid: bool = False,
@@ -88,7 +104,7 @@ class DriveKDConversations:
 
 
 @DATASETS.register("synthetic")
-class SyntheticDriving:
+class SyntheticDriving(Dataset):
     """Procedural driving scenes with DriveBench questions, built on first use and cached by content."""
 
     operational = ("root",)  # where the generated files live (their content follows from the rest)

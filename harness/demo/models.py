@@ -50,7 +50,7 @@ def build_inputs(ablation_file: str, index: int, workers: int) -> float:
 
     from harness import components  # noqa: F401  (registries)
     from harness.models.zoo import build_zoo
-    from harness.runner import build_dataset
+    from harness.registry import DATASETS
     from harness.sweep.ablation import load_ablation
 
     torch.set_num_threads(1)
@@ -59,7 +59,7 @@ def build_inputs(ablation_file: str, index: int, workers: int) -> float:
     if index == 0:
         build_zoo()
     for field, component in _datasets(ablation)[index::workers]:
-        dataset = build_dataset(component, field)
+        dataset = DATASETS.build(component, field=field, file=ablation_file)
         dataset.build()
     return time.perf_counter() - start
 

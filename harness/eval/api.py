@@ -18,21 +18,14 @@ from typing import Any, Sequence
 
 from harness.errors import HarnessError
 from harness.eval.aggregate import flat_summary
-from harness.eval.pipeline import build_judge, load_settings, run_evaluation
+from harness.eval.pipeline import load_settings, run_evaluation
 from harness.eval.prompts import resolve_system_prompt
 from harness.paths import results_dir
 from harness.recipe.loader import content_hash
-from harness.registry import DATASETS, FAMILIES, did_you_mean
+from harness.registry import DATASETS, FAMILIES, JUDGES, did_you_mean
 from harness.rundir import RunDir, atomic_write_json, git_commit, hardware, package_versions
 
 DEFAULT_SYSTEM_PROMPT = "drivebench"
-
-
-def _dataset(name: str, options: dict[str, Any], field: str):
-    try:
-        return DATASETS.get(name)(**options)
-    except TypeError as exc:
-        raise HarnessError(f"{field}: dataset '{name}': {exc}") from None
 
 
 def evaluate_run(recipe, student, run: RunDir, progress: bool = True) -> dict[str, Any]:
@@ -40,8 +33,8 @@ def evaluate_run(recipe, student, run: RunDir, progress: bool = True) -> dict[st
     spec = recipe.spec
     if spec.data.eval is None:
         raise HarnessError(f"{recipe.source or recipe.name}: data.eval: no evaluation dataset")
-    dataset = _dataset(spec.data.eval.name, spec.data.eval.options, "data.eval")
-    judge = build_judge(spec.eval.judge.name, spec.eval.judge.options)
+    dataset = DATASETS.build(spec.data.eval, field="data.eval", file=recipe.source)
+    judge = JUDGES.build(spec.eval.judge, field="eval.judge", file=recipe.source)
     per_setting = load_settings(dataset, spec.eval.settings, dataset_name=spec.data.eval.name,
                                 max_items=spec.eval.max_items)
     summary = run_evaluation(
@@ -154,8 +147,8 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
         raise HarnessError("--batch-size, --max-new-tokens and --max-items must be ≥ 1")
     model_spec = parse_model_arg(model, dtype)
     data_name, data_opts = parse_data_arg(data, data_root, data_options)
-    dataset = _dataset(data_name, data_opts, "--data")
-    judge_obj = build_judge(judge, judge_options, field="--judge")
+    dataset = DATASETS.build({"name": data_name, **data_opts}, field="--data")
+    judge_obj = JUDGES.build({"name": judge, **(judge_options or {})}, field="--judge")
     brief = resolve_system_prompt(system_prompt)
     settings = list(settings)
     per_setting = load_settings(dataset, settings, dataset_name=data_name, max_items=max_items)

@@ -17,20 +17,8 @@ from harness.eval.aggregate import json_safe, score_rows, scores_frame, summariz
 from harness.eval.efficiency import EfficiencyMeter, MemoryProbe, device_name
 from harness.eval.generate import generate_answers, model_device
 from harness.eval.judges.base import Judge
-from harness.registry import JUDGES, did_you_mean
+from harness.registry import did_you_mean
 from harness.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
-
-
-def build_judge(name: str, options: dict[str, Any] | None = None, *, field: str = "eval.judge") -> Judge:
-    """A registered judge from its recipe options (a wrong option is a one-line error)."""
-    from harness.recipe.components import check_options
-
-    cls = JUDGES.get(name)
-    options = check_options(cls, dict(options or {}), kind="judge", name=name, field=field, file=None)
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise HarnessError(f"{field}: judge '{name}': {exc}") from None
 
 
 def check_settings(dataset, settings: Sequence[str], *, dataset_name: str) -> list[str]:

@@ -318,9 +318,7 @@ def _one_line(exc: BaseException) -> str:
 
 def get_adapter(family: str) -> FamilyAdapter:
     """The registered adapter instance of ``family`` (unknown → one-line error)."""
-    import harness.models  # noqa: F401  (registers the built-in families)
-
-    return FAMILIES.get(family)()
+    return FAMILIES.build(family, field="family")
 
 
 def load_model(spec: Any, *, attn_implementation: str = "sdpa") -> LoadedVLM:

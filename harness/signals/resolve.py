@@ -57,7 +57,7 @@ def _field(spec: Any, key: str, default=None):
 def resolve_signal(spec: Any, student, teacher) -> SignalPlan:
     """Resolve a signal spec (dict or recipe object) for a student and a teacher :class:`LoadedVLM`."""
     kind_name = _field(spec, "type")
-    kind = SIGNALS.get(kind_name)()
+    kind = SIGNALS.build(kind_name, field="signal.type")
     matching = _field(spec, "matching", "none")
     heads = _field(spec, "heads", "mean")
     if heads != "mean":

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from harness.errors import RecipeError
-from harness.recipe.components import check_options
+from harness.options import check_options
 from harness.registry import did_you_mean
 
 

@@ -69,7 +69,7 @@ class ObjectiveSet:
             if name == "ce":
                 continue
             plan = resolve_signal(obj.signal.model_dump(), student, teachers[obj.teacher])
-            loss = LOSSES.get(obj.loss.name)(**obj.loss.options)
+            loss = LOSSES.build(obj.loss, field=f"objectives.{name}.loss")
             capability = obj.capability or (name if name in CAPABILITIES else None)
             self.distill.append(DistillObjective(name, obj.teacher, plan, loss, obj.weight, capability))
         self.names = (["ce"] if self.ce_weight is not None else []) + [d.name for d in self.distill]

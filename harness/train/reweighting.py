@@ -9,7 +9,8 @@ or above ``min_anchor`` so the hard-label loss never fades out.
 
 The multipliers act on the gradients before the combiner: the combiner sees the
 Gramian D G D with D = diag(m), and its weights w' on the multiplied gradients
-become weights w = w' ⊙ m on the original ones. Pure math on K×K tensors.
+become weights w = w' ⊙ m on the original ones (:mod:`harness.combine.reweighted`
+composes any reweighting with any combiner). Pure math on K×K tensors.
 """
 
 from __future__ import annotations
@@ -27,8 +28,32 @@ def _inverse_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
 
+class Reweighting:
+    """Base of the online reweightings: multipliers m_k updated from each Gramian.
+
+    :class:`harness.combine.reweighted.Reweighted` puts one in front of any combiner.
+    """
+
+    version: int = 1  # enters every run's identity
+
+    def update(self, gramian: torch.Tensor, names: Sequence[str], proportions: Sequence[float]) -> torch.Tensor:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    @staticmethod
+    def apply(gramian: torch.Tensor, multipliers: torch.Tensor) -> torch.Tensor:
+        """The Gramian of the multiplied gradients, D G D."""
+        d = multipliers.to(gramian)
+        return gramian * d[:, None] * d[None, :]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
 @REWEIGHTINGS.register("gradnorm")
-class GradNormReweighting:
+class GradNormReweighting(Reweighting):
     """Learned multipliers that keep the objectives' gradient-norm shares at their static proportions."""
 
     def __init__(self, lr: float = 0.05, min_anchor: float = 0.6, anchor: str = "ce", steps_per_update: int = 1):
@@ -71,49 +96,8 @@ class GradNormReweighting:
         self.logits.update({n: float(v) for n, v in zip(names, a.detach())})
         return self.multipliers(names)
 
-    @staticmethod
-    def apply(gramian: torch.Tensor, multipliers: torch.Tensor) -> torch.Tensor:
-        """The Gramian of the multiplied gradients, D G D."""
-        d = multipliers.to(gramian)
-        return gramian * d[:, None] * d[None, :]
-
     def state_dict(self) -> dict[str, Any]:
         return {"logits": dict(self.logits)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.logits = dict(state.get("logits", {}))
-
-
-class ReweightedCombiner:
-    """A combiner behind an online reweighting: it sees D G D and its weights are mapped back.
-
-    The static proportions are the recipe's objective weights; the multipliers are
-    updated from each Gramian before the inner combiner runs.
-    """
-
-    def __init__(self, inner, reweighting: GradNormReweighting, proportions: dict[str, float]):
-        self.inner = inner
-        self.reweighting = reweighting
-        self.proportions = dict(proportions)
-        self.name = f"{getattr(inner, 'name', 'combiner')}+{type(reweighting).__name__}"
-        self.needs_gramian = True  # the multipliers come from the gradient norms
-        self.last_multipliers: torch.Tensor | None = None
-
-    def static_weights(self, names):  # pragma: no cover - never used: needs_gramian is True
-        return self.inner.static_weights(names)
-
-    def __call__(self, gramian: torch.Tensor, names, generator=None) -> torch.Tensor:
-        names = list(names)
-        gramian = torch.as_tensor(gramian, dtype=torch.float64)
-        if not bool(torch.isfinite(gramian).all()):
-            return torch.ones(len(names), dtype=torch.float64)
-        m = self.reweighting.update(gramian, names, [self.proportions.get(n, 1.0) for n in names])
-        self.last_multipliers = m
-        return self.inner(self.reweighting.apply(gramian, m), names, generator) * m
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict(), "reweighting": self.reweighting.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state.get("inner", {}))
-        self.reweighting.load_state_dict(state.get("reweighting", {}))

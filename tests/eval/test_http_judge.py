@@ -147,13 +147,13 @@ def test_verdict_parsing():
 
 def test_recipes_validate_judge_options_against_the_signature():
     from harness.errors import RecipeError
-    from harness.eval.pipeline import build_judge
     from harness.recipe import recipe_from_dict
+    from harness.registry import JUDGES
 
     base = {"name": "x", "student": {"family": "internvl3", "zoo": "student"}, "data": {"eval": {"name": "synthetic"}}}
     ok = recipe_from_dict({**base, "eval": {"judge": {"name": "http", "base_url": "http://127.0.0.1:9/v1",
                                                       "model": "m", "concurrency": "8", "use_cache": False}}})
-    judge = build_judge(ok.spec.eval.judge.name, ok.spec.eval.judge.options)
+    judge = JUDGES.build(ok.spec.eval.judge, field="eval.judge")
     assert judge.concurrency == 8 and judge.judge_id == "http:m@127.0.0.1:9"
     with pytest.raises(RecipeError, match="did you mean 'concurrency'"):
         recipe_from_dict({**base, "eval": {"judge": {"name": "http", "base_url": "u", "model": "m", "conurrency": 2}}})

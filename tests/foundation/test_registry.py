@@ -85,3 +85,41 @@ def test_empty_name_is_rejected():
     reg, *_ = make()
     with pytest.raises(ValueError):
         reg.register("")(object())
+
+
+def test_build_checks_coerces_and_constructs_naming_the_field():
+    from harness.errors import RecipeError
+    from harness.registry import COMBINERS
+
+    agp = COMBINERS.build({"name": "agp", "stage2": "false"}, field="combiner", file="r.yaml")
+    assert type(agp).__name__ == "AGP" and agp.stage2 is False
+    with pytest.raises(RecipeError, match=r"^r\.yaml: combiner\.stage3: unknown option 'stage3'"):
+        COMBINERS.build({"name": "agp", "stage3": True}, field="combiner", file="r.yaml")
+    with pytest.raises(RecipeError, match=r"^combiner: unknown combiner 'pcgard'; did you mean 'pcgrad'"):
+        COMBINERS.build("pcgard", field="combiner")
+    assert COMBINERS.options("agp", field="combiner", fill=True) == {
+        "anchor": "ce", "stage1": True, "stage2": True, "anchor_once": False}
+
+
+def test_a_constructor_refusing_a_value_is_one_line_naming_the_field():
+    from harness.errors import RecipeError
+    from harness.registry import REWEIGHTINGS
+
+    with pytest.raises(RecipeError, match=r"^reweighting: reweighting 'gradnorm': lr must be > 0$"):
+        REWEIGHTINGS.build({"name": "gradnorm", "lr": -1.0}, field="reweighting")
+
+
+def test_a_typed_registry_refuses_a_component_of_another_kind_and_names_its_classes():
+    from harness.combine.base import Combiner
+    from harness.registry import ComponentTypeError
+
+    reg: Registry = Registry("things", "typed", base="harness.combine.base:Combiner")
+    with pytest.raises(ComponentTypeError, match="'plain' .* must be a subclass of harness.combine.base.Combiner"):
+        reg.register("plain")(type("Plain", (), {}))
+
+    @reg.register("halve")
+    class Halve(Combiner):
+        def weights(self, gramian, names, generator):
+            return [0.5] * len(names)
+
+    assert Halve.name == "halve"  # the registry names the class

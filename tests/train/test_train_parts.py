@@ -90,14 +90,14 @@ def test_rng_state_round_trip():
 
 def test_reweighted_sum_weights_are_the_multipliers_and_state_round_trips():
     from harness.combine import build_combiner
-    from harness.train.reweighting import ReweightedCombiner
+    from harness.combine.reweighted import Reweighted
 
     names = ["ce", "perception"]
     gram = torch.tensor([[4.0, 0.0], [0.0, 1e-4]], dtype=torch.float64)
-    combiner = ReweightedCombiner(build_combiner("sum"), GradNormReweighting(lr=0.1), {"ce": 1.0, "perception": 1.0})
+    combiner = Reweighted(build_combiner("sum"), GradNormReweighting(lr=0.1), {"ce": 1.0, "perception": 1.0})
     w = combiner(gram, names, torch.Generator().manual_seed(0))
     assert torch.allclose(w, combiner.last_multipliers)
     assert w[1] > w[0]  # the objective with the tiny gradient is weighted up
-    clone = ReweightedCombiner(build_combiner("sum"), GradNormReweighting(lr=0.1), {"ce": 1.0, "perception": 1.0})
+    clone = Reweighted(build_combiner("sum"), GradNormReweighting(lr=0.1), {"ce": 1.0, "perception": 1.0})
     clone.load_state_dict(combiner.state_dict())
     assert torch.equal(clone(gram, names), combiner(gram, names))

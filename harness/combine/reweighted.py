@@ -1,0 +1,45 @@
+"""Any combiner behind an online reweighting: it sees D G D and its weights are mapped back.
+
+A reweighting (``reweighting: gradnorm`` in a recipe, :class:`harness.train.reweighting.Reweighting`)
+learns multipliers m_k of the objectives' gradients from each Gramian; the inner
+combiner then works on the Gramian of the multiplied gradients, D G D with
+D = diag(m), and its weights w' on those become w = w' ⊙ m on the original ones.
+Pure math on K×K tensors, like every combiner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from harness.combine.base import Combiner
+
+
+class Reweighted(Combiner):
+    """``inner`` combiner behind ``reweighting``; the static proportions are the recipe's objective weights."""
+
+    needs_gramian = True  # the multipliers come from the gradient norms
+
+    def __init__(self, inner: Combiner, reweighting: Any, proportions: dict[str, float]):
+        self.inner = inner
+        self.reweighting = reweighting
+        self.proportions = dict(proportions)
+        self.name = f"{inner.name}+{type(reweighting).__name__}"
+        self.last_multipliers: Tensor | None = None
+
+    def check_names(self, names: list[str]) -> None:
+        self.inner.check_names(names)
+
+    def weights(self, gramian: Tensor, names: list[str], generator: torch.Generator) -> Tensor:
+        m = self.reweighting.update(gramian, names, [self.proportions.get(n, 1.0) for n in names])
+        self.last_multipliers = m
+        return self.inner(self.reweighting.apply(gramian, m), names, generator) * m
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"inner": self.inner.state_dict(), "reweighting": self.reweighting.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state.get("inner", {}))
+        self.reweighting.load_state_dict(state.get("reweighting", {}))
