@@ -8,6 +8,9 @@ every comparison is paired by item:
 - MCQ correctness (0/1, per item) → :func:`mcnemar_exact` on the discordant pairs;
 - systems run with several seeds → :func:`hierarchical_bootstrap`: resample seeds,
   then items within, so both sources of variation enter the interval;
+- items that come in clusters (DriveBench: about seven questions per key frame,
+  several frames per scene) → pass ``clusters=labels`` to any bootstrap here: whole
+  clusters are resampled (each keeps its items together), seeds above them.
 - a table makes many comparisons at once → :func:`holm` (default) or
   :func:`benjamini_hochberg` over every comparison in the table.
 
@@ -23,6 +26,18 @@ The two-sided p-value is the percentile-inversion one:
 Davison & Hinkley (a bootstrap p-value is never exactly 0). It rejects at level α
 exactly when the (α/2, 1 − α/2) percentile interval excludes 0, so a significance
 mark and its interval never disagree.
+
+Why clusters, and why only one stage. Questions about one frame share its
+difficulty, so their differences are correlated; resampling items as if they were
+independent makes intervals too narrow (with seven items per frame and an
+intra-frame correlation of 0.3 the item bootstrap rejects a true null about a
+quarter of the time; tests/report/test_calibration.py). Resampling clusters and
+keeping each cluster's items as they are (the one-stage cluster bootstrap) gives
+the right variance of a mean over clusters; also resampling items inside each
+drawn cluster would count the within-cluster variance twice (Davison & Hinkley
+1997, §3.8; Field & Welsh 2007). A cluster's contribution is its sum and its count
+of valid items, so a resampled mean is a ratio of two matrix products, exactly as
+for items (an item is a cluster of one).
 
 Missing judge verdicts are NaN and excluded pairwise (an item missing in either
 system of a pair is dropped from that pair); the number dropped is reported.
@@ -56,6 +71,8 @@ class Comparison:
     n_resamples: int
     confidence: float
     test: str
+    standard_error: np.ndarray | float = np.nan  # sd of the bootstrap draws of mean(a − b)
+    n_clusters: np.ndarray | int = 0  # resampled units (clusters, or items when none were given)
 
 
 @contextmanager
@@ -85,24 +102,64 @@ def _chunks(n_resamples: int):
         start = stop
 
 
-def bootstrap_means(values: np.ndarray, n_resamples: int, seed: int = 0) -> np.ndarray:
-    """Bootstrap distribution of each row's NaN-aware mean: (S, N) → (S, R).
+def cluster_index(clusters, n_items: int, universe=None) -> tuple[np.ndarray, int]:
+    """(code per item, number of units) for resampling; ``clusters=None`` makes every item its own unit.
 
-    Items are resampled jointly for all rows (shared resamples). A resample in which
-    a row has no valid item gives NaN for that row.
+    ``universe`` lists every cluster label resamples draw from (default: the labels
+    present). Several calls with the same universe and seed draw the same clusters,
+    which is how the capabilities of one Avg. are resampled jointly: a frame's
+    perception and planning questions are drawn together.
     """
+    if clusters is None:
+        return np.arange(n_items), n_items
+    labels = np.asarray(clusters)
+    if labels.shape != (n_items,):
+        raise ValueError(f"clusters: {labels.shape[0] if labels.ndim else 0} labels for {n_items} items")
+    if universe is None:
+        universe, codes = np.unique(labels, return_inverse=True)
+        return codes.reshape(-1), len(universe)
+    universe = np.asarray(universe)
+    order = np.argsort(universe, kind="stable")
+    where = np.searchsorted(universe[order], labels)
+    where = np.clip(where, 0, len(universe) - 1)
+    codes = order[where]
+    if not np.all(universe[codes] == labels):
+        missing = labels[universe[codes] != labels][0]
+        raise ValueError(f"clusters: label {missing!r} is not in the universe")
+    return codes, len(universe)
+
+
+def unit_totals(values: np.ndarray, codes: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit (cluster) sums of the valid values and counts of them: (S, N) → two (S, C) arrays."""
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
     valid = np.isfinite(values)
     filled = np.where(valid, values, 0.0)
-    weight = valid.astype(np.float64)
+    if n_units == values.shape[1] and np.array_equal(codes, np.arange(n_units)):
+        return filled, valid.astype(np.float64)
+    member = np.zeros((values.shape[1], n_units))
+    member[np.arange(values.shape[1]), codes] = 1.0
+    return filled @ member, valid.astype(np.float64) @ member
+
+
+def bootstrap_means(values: np.ndarray, n_resamples: int, seed: int = 0, *, clusters=None,
+                    universe=None) -> np.ndarray:
+    """Bootstrap distribution of each row's NaN-aware mean: (S, N) → (S, R).
+
+    Items — or, with ``clusters`` (one label per item), whole clusters — are
+    resampled jointly for all rows (shared resamples). A resample in which a row
+    has no valid item gives NaN for that row.
+    """
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    codes, n_units = cluster_index(clusters, values.shape[1], universe)
+    sums, used = unit_totals(values, codes, n_units)
     rng = np.random.default_rng(seed)
     out = np.empty((values.shape[0], n_resamples), dtype=np.float64)
     for start, stop in _chunks(n_resamples):
-        counts = resample_counts(values.shape[1], stop - start, rng).astype(np.float64)
-        total = counts @ filled.T  # (r, S)
-        used = counts @ weight.T
+        counts = resample_counts(n_units, stop - start, rng).astype(np.float64)
+        total = counts @ sums.T  # (r, S)
+        weight = counts @ used.T
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, start:stop] = (total / used).T
+            out[:, start:stop] = (total / weight).T
     return out
 
 
@@ -143,27 +200,56 @@ def paired_cohens_d(diffs: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(d), d, np.nan)
 
 
+def test_name(kind: str, clusters) -> str:
+    """How a test is named in captions: ``paired bootstrap over items`` / ``... over clusters``."""
+    unit = "items" if clusters is None else "clusters"
+    if kind == "hierarchical":
+        return f"hierarchical bootstrap (seeds, then {unit})"
+    return f"paired bootstrap over {unit}"
+
+
 def paired_bootstrap(
     a: np.ndarray,
     b: np.ndarray,
     n_resamples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
+    *,
+    clusters=None,
 ) -> Comparison:
-    """Paired bootstrap over items of mean(a − b).
+    """Paired bootstrap of mean(a − b) over items, or over clusters of items.
 
     ``a`` is (N,) or (S, N) — S systems — and ``b`` is (N,) (one baseline) or (S, N).
     Items (columns) must be aligned. NaN in either member of a pair drops the pair.
+    ``clusters``: one label per item (e.g. its ``frame_token``); whole clusters are
+    resampled, which is what correlated items need. None: every item is its own unit.
     Returns a :class:`Comparison` of arrays of shape (S,) (scalars' arrays for 1-D input).
     """
     a2 = np.atleast_2d(np.asarray(a, dtype=np.float64))
     b2 = np.broadcast_to(np.atleast_2d(np.asarray(b, dtype=np.float64)), a2.shape)
     diffs = a2 - b2  # NaN wherever either is NaN
-    boot = bootstrap_means(diffs, n_resamples, seed)
-    return _summarise(diffs, boot, n_resamples, confidence, "paired bootstrap over items", squeeze=np.ndim(a) == 1)
+    boot = bootstrap_means(diffs, n_resamples, seed, clusters=clusters)
+    return _summarise(diffs, boot, n_resamples, confidence, test_name("paired", clusters), squeeze=np.ndim(a) == 1,
+                      n_clusters=_n_units(clusters, diffs))
 
 
-def _summarise(diffs, boot, n_resamples, confidence, test, *, squeeze):
+def _n_units(clusters, diffs: np.ndarray) -> np.ndarray:
+    """Units with at least one valid pair, per row."""
+    valid = np.isfinite(diffs)
+    if clusters is None:
+        return valid.sum(axis=1)
+    codes, n_units = cluster_index(clusters, diffs.shape[1])
+    _, used = unit_totals(diffs, codes, n_units)
+    return (used > 0).sum(axis=1)
+
+
+def draws_standard_error(boot: np.ndarray) -> np.ndarray:
+    """Standard deviation of bootstrap draws (last axis), ignoring NaN draws."""
+    with _quiet():
+        return np.nanstd(np.asarray(boot, dtype=np.float64), axis=-1, ddof=1)
+
+
+def _summarise(diffs, boot, n_resamples, confidence, test, *, squeeze, n_clusters=None):
     valid = np.isfinite(diffs)
     n_items = valid.sum(axis=1)
     with np.errstate(invalid="ignore"):
@@ -180,6 +266,8 @@ def _summarise(diffs, boot, n_resamples, confidence, test, *, squeeze):
         n_resamples=n_resamples,
         confidence=confidence,
         test=test,
+        standard_error=draws_standard_error(boot),
+        n_clusters=n_items if n_clusters is None else n_clusters,
     )
     if squeeze:
         return Comparison(**{k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in result.__dict__.items()})
@@ -192,14 +280,17 @@ def hierarchical_bootstrap(
     n_resamples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
+    *,
+    clusters=None,
 ) -> Comparison:
-    """Two-level bootstrap for systems run with several seeds: seeds, then items.
+    """Two-level bootstrap for systems run with several seeds: seeds, then items (or clusters).
 
     ``a`` is (Sa, N) — one row per seed of system A — and ``b`` is (Sb, N). Each
     resample draws Sa seeds of A and Sb seeds of B with replacement (independently:
     seeds of two systems are not paired) and one set of N items with replacement
     shared by both (items are paired), then compares the NaN-aware means over the
-    drawn seed×item cells. The observed difference is mean over seeds and items of A
+    drawn seed×item cells. With ``clusters`` (one label per item) whole clusters are
+    drawn instead of items. The observed difference is mean over seeds and items of A
     minus that of B; the effect size is d_z of the per-item seed-averaged differences.
     """
     a = np.atleast_2d(np.asarray(a, dtype=np.float64))
@@ -210,50 +301,57 @@ def hierarchical_bootstrap(
     both = np.isfinite(a).any(axis=0) & np.isfinite(b).any(axis=0)
     a = np.where(both[None, :], a, np.nan)
     b = np.where(both[None, :], b, np.nan)
-    boot = hierarchical_difference_draws(a, b, n_resamples, seed)
+    boot = hierarchical_difference_draws(a, b, n_resamples, seed, clusters=clusters)
     with _quiet():
         mean_a = np.nanmean(a, axis=0)
         mean_b = np.nanmean(b, axis=0)
     diffs = (mean_a - mean_b)[None, :]
     result = _summarise(diffs, boot[None, :], n_resamples, confidence,
-                        "hierarchical bootstrap (seeds, then items)", squeeze=True)
+                        test_name("hierarchical", clusters), squeeze=True, n_clusters=_n_units(clusters, diffs))
     observed = _nan_mean_all(a) - _nan_mean_all(b)
     return Comparison(**{**result.__dict__, "mean_diff": observed})
 
 
-def hierarchical_difference_draws(a: np.ndarray, b: np.ndarray, n_resamples: int, seed: int = 0) -> np.ndarray:
-    """Bootstrap draws (R,) of mean(A) − mean(B) over seeds × items, seeds then items.
+def hierarchical_difference_draws(a: np.ndarray, b: np.ndarray, n_resamples: int, seed: int = 0, *,
+                                  clusters=None, universe=None) -> np.ndarray:
+    """Bootstrap draws (R,) of mean(A) − mean(B) over seeds × items, seeds then items (or clusters).
 
     ``a`` (Sa, N) and ``b`` (Sb, N) share their item columns; see :func:`hierarchical_bootstrap`.
     """
-    draws = hierarchical_means_many([a, b], n_resamples, seed)
+    draws = hierarchical_means_many([a, b], n_resamples, seed, clusters=clusters, universe=universe)
     return draws[0] - draws[1]
 
 
-def hierarchical_means_many(systems: list[np.ndarray], n_resamples: int, seed: int = 0) -> np.ndarray:
+def hierarchical_means_many(systems: list[np.ndarray], n_resamples: int, seed: int = 0, *,
+                            clusters=None, universe=None) -> np.ndarray:
     """(K, R) two-level bootstrap draws of each system's mean; systems are (S_k, N) on shared items.
 
-    Every resample draws one item multiset shared by all systems (items are paired)
-    and, per system, its own multiset of seeds. All systems' item sums come from one
-    matrix product per chunk of resamples, so K systems cost little more than one.
+    Every resample draws one item (or, with ``clusters``, cluster) multiset shared by
+    all systems (items are paired) and, per system, its own multiset of seeds. The
+    unit draws come from ``seed`` alone and system k's seed draws from their own
+    stream (seed, k), so calls with the same seed and ``universe`` draw the same
+    clusters and seeds whatever else differs (the capabilities of one Avg.). All
+    systems' unit sums come from one matrix product per chunk of resamples, so K
+    systems cost little more than one.
     """
     systems = [np.atleast_2d(np.asarray(x, dtype=np.float64)) for x in systems]
     n_items = systems[0].shape[1]
     if any(x.shape[1] != n_items for x in systems):
         raise ValueError("hierarchical bootstrap: every system needs the same item columns; align them first")
     stacked = np.vstack(systems)
-    valid = np.isfinite(stacked)
-    filled = np.where(valid, stacked, 0.0).T  # (N, ΣS)
-    used = valid.astype(np.float64).T
+    codes, n_units = cluster_index(clusters, n_items, universe)
+    sums, used = unit_totals(stacked, codes, n_units)
+    filled, used = sums.T, used.T  # (C, ΣS)
     bounds = np.cumsum([0] + [x.shape[0] for x in systems])
     rng = np.random.default_rng(seed)
+    seed_rngs = [np.random.default_rng([seed, k]) for k in range(len(systems))]
     out = np.empty((len(systems), n_resamples), dtype=np.float64)
     for start, stop in _chunks(n_resamples):
-        items = resample_counts(n_items, stop - start, rng).astype(np.float64)  # (r, N), shared
-        item_sums, item_used = items @ filled, items @ used  # (r, ΣS): Σ_i c_i x_si per seed row
+        units = resample_counts(n_units, stop - start, rng).astype(np.float64)  # (r, C), shared
+        item_sums, item_used = units @ filled, units @ used  # (r, ΣS): Σ_c n_c x_sc per seed row
         for k in range(len(systems)):
             lo, hi = bounds[k], bounds[k + 1]
-            seeds = resample_counts(hi - lo, stop - start, rng).astype(np.float64)  # (r, S_k)
+            seeds = resample_counts(hi - lo, stop - start, seed_rngs[k]).astype(np.float64)  # (r, S_k)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k, start:stop] = ((seeds * item_sums[:, lo:hi]).sum(axis=1)
                                       / (seeds * item_used[:, lo:hi]).sum(axis=1))
@@ -265,9 +363,10 @@ def _nan_mean_all(x: np.ndarray) -> float:
     return float(x[finite].mean()) if finite.any() else float("nan")
 
 
-def bootstrap_hierarchical_means(x: np.ndarray, n_resamples: int, seed: int = 0) -> np.ndarray:
-    """Bootstrap draws (R,) of one system's mean over seeds × items (seeds, then items)."""
-    return hierarchical_means_many([x], n_resamples, seed)[0]
+def bootstrap_hierarchical_means(x: np.ndarray, n_resamples: int, seed: int = 0, *, clusters=None,
+                                 universe=None) -> np.ndarray:
+    """Bootstrap draws (R,) of one system's mean over seeds × items (seeds, then items or clusters)."""
+    return hierarchical_means_many([x], n_resamples, seed, clusters=clusters, universe=universe)[0]
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,78 @@ def test_hierarchical_bootstrap_detects_an_effect_and_widens_with_seed_noise():
     pooled = stats.paired_bootstrap((a_quiet + seed_offsets).mean(axis=0), b.mean(axis=0), 2000, 0)
     assert noisy.ci_high - noisy.ci_low > 2 * (pooled.ci_high - pooled.ci_low)
     assert noisy.test.startswith("hierarchical")
+
+
+# --- independent reference: scipy.stats.bootstrap ---------------------------------------------
+# scipy resamples observations with its own generator, so intervals agree up to Monte-Carlo
+# error, not bit for bit: both use the plain percentile method (scipy's default is BCa, so
+# method="percentile" is set), two-sided at 95%, and the same statistic (the mean of the
+# per-item differences; for clusters, the ratio of resampled cluster sums to resampled counts).
+
+def _scipy_percentile(data, statistic, n_resamples=20_000):
+    res = sps.bootstrap(data, statistic, paired=True, vectorized=False, n_resamples=n_resamples,
+                        method="percentile", confidence_level=0.95, rng=np.random.default_rng(9))
+    return res.confidence_interval.low, res.confidence_interval.high, res.standard_error
+
+
+def test_item_bootstrap_interval_matches_scipy_bootstrap():
+    rng = np.random.default_rng(21)
+    b = rng.uniform(0, 100, 300)
+    a = b + 2 + rng.normal(0, 12, 300)
+    ours = stats.paired_bootstrap(a, b, n_resamples=20_000, seed=3)
+    low, high, se = _scipy_percentile((a - b,), np.mean)
+    assert ours.standard_error == pytest.approx(se, rel=0.03)
+    assert ours.ci_low == pytest.approx(low, abs=0.1 * se) and ours.ci_high == pytest.approx(high, abs=0.1 * se)
+
+
+def test_cluster_bootstrap_interval_matches_scipy_bootstrap_over_cluster_totals():
+    rng = np.random.default_rng(22)
+    sizes = rng.integers(3, 11, 80)  # frames with 3-10 questions, like DriveBench's
+    labels = np.repeat(np.arange(80), sizes)
+    frame_effect = rng.normal(0, 6, 80)[labels]
+    b = rng.uniform(0, 100, labels.size)
+    a = b + 1 + frame_effect + rng.normal(0, 10, labels.size)
+    ours = stats.paired_bootstrap(a, b, clusters=labels.astype(str), n_resamples=20_000, seed=4)
+    sums = np.bincount(labels, weights=a - b)
+    counts = np.bincount(labels).astype(float)
+    low, high, se = _scipy_percentile((sums, counts), lambda s, n: s.sum() / n.sum())
+    assert ours.n_clusters == 80
+    assert ours.standard_error == pytest.approx(se, rel=0.03)
+    assert ours.ci_low == pytest.approx(low, abs=0.1 * se) and ours.ci_high == pytest.approx(high, abs=0.1 * se)
+
+
+def test_clusters_of_one_item_are_the_item_bootstrap():
+    rng = np.random.default_rng(23)
+    a, b = rng.uniform(0, 100, (2, 50))
+    items = stats.paired_bootstrap(a, b, n_resamples=500, seed=5)
+    ones = stats.paired_bootstrap(a, b, clusters=np.arange(50), n_resamples=500, seed=5)
+    assert ones.ci_low == pytest.approx(items.ci_low) and ones.p_value == pytest.approx(items.p_value)
+
+
+def test_a_shared_universe_draws_the_same_clusters_in_every_call():
+    """Two capabilities' items on the same frames: with one universe and seed, the draws agree
+    frame by frame, so an Avg. of their means is resampled jointly."""
+    frames = np.array(["f1", "f1", "f2", "f3", "f3", "f3"])
+    x = np.array([[1.0, 1.0, 2.0, 3.0, 3.0, 3.0]])
+    universe = ["f1", "f2", "f3", "f4"]
+    first = stats.bootstrap_means(x[:, :3], 200, seed=6, clusters=frames[:3], universe=universe)
+    second = stats.bootstrap_means(x[:, 3:], 200, seed=6, clusters=frames[3:], universe=universe)
+    counts = stats.resample_counts(4, 200, np.random.default_rng(6))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected_first = (counts[:, 0] * 2 + counts[:, 1] * 2) / (counts[:, 0] * 2 + counts[:, 1])
+    assert np.allclose(first[0], expected_first, equal_nan=True)
+    assert np.all(np.isnan(second[0]) == (counts[:, 2] == 0))
+    with pytest.raises(ValueError, match="not in the universe"):
+        stats.bootstrap_means(x, 10, clusters=np.array(["f9"] * 6), universe=universe)
+
+
+def test_hierarchical_bootstrap_over_clusters_is_wider_than_over_items_on_clustered_data():
+    rng = np.random.default_rng(24)
+    labels = np.repeat(np.arange(60), 7)
+    difficulty = rng.uniform(10, 90, labels.size)
+    b = difficulty + rng.normal(0, 8, (3, labels.size))
+    a = difficulty + rng.normal(0, 8, 60)[labels][None, :] + rng.normal(0, 8, (3, labels.size))
+    items = stats.hierarchical_bootstrap(a, b, n_resamples=2000, seed=0)
+    frames = stats.hierarchical_bootstrap(a, b, n_resamples=2000, seed=0, clusters=labels)
+    assert frames.standard_error > 1.5 * items.standard_error
+    assert frames.test == "hierarchical bootstrap (seeds, then clusters)" and frames.n_clusters == 60
