@@ -22,7 +22,8 @@ from harness.eval.judges.base import JudgeScore
 from harness.eval.scoring import parse_mcq, parse_yes_no
 
 COLUMNS = ("run", "model", "item_id", "task", "capability", "kind", "tag", "setting", "pred_official",
-           "pred_strict", "correct_official", "correct_strict", "judge_total", "judge_criteria", "judge_id")
+           "pred_strict", "correct_official", "correct_strict", "judge_total", "judge_criteria", "judge_id",
+           "frame_token", "scene_token")
 CLEAN = "clean"
 
 
@@ -58,6 +59,8 @@ def score_rows(run: str, model: str, items: Sequence[EvalItem], predictions: Seq
             "judge_total": math.nan if verdict.total is None else float(verdict.total),
             "judge_criteria": json.dumps(verdict.criteria, sort_keys=True),
             "judge_id": verdict.judge_id,
+            # the clusters the report resamples (questions of one frame share its difficulty)
+            "frame_token": item.frame_token, "scene_token": item.scene_token,
         })
     return rows
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from harness.report.spec import ACCURACY_METRICS, EFFICIENCY_METRICS, METRIC_TITLES, SCORE_METRICS
+from harness.report.spec import ACCURACY_METRICS, EFFICIENCY_METRICS, METRIC_TITLES, SCORE_METRICS, UNIT_WORDS
 from harness.report.stats import CORRECTIONS
 
 
@@ -77,8 +77,34 @@ def caption(table) -> str:
     if scored and 0 < fewest < SMALL_SAMPLE:
         parts.append(f"With fewer than {SMALL_SAMPLE} items in a capability the bootstrap intervals are too narrow "
                      "and the tests unreliable; read these numbers as a smoke test.")
+    if scored or any(m in ACCURACY_METRICS for m in table.metrics):
+        parts.append(unit_sentence(table))
     parts.append(_significance(table))
+    if table.mde:
+        parts.append(mde_sentence(table))
     return " ".join(parts)
+
+
+def unit_sentence(table) -> str:
+    """Which unit the bootstraps resampled, and how many of them there were."""
+    several = any(n > 1 for n in table.seeds.values())
+    above = "; seeds are resampled above them" if several else ""
+    if table.unit != "item":
+        return (f"Resampling unit: {UNIT_WORDS[table.unit]} ({table.unit}; {table.n_clusters} in this table), each "
+                f"with its questions kept together{above}.")
+    if table.unit_note:
+        return (f"Resampling unit: items, because {table.unit_note}; questions about one frame are correlated, so "
+                f"these intervals are too narrow and the tests too eager{above}.")
+    return (f"Resampling unit: items (as asked; if questions come in frames, these intervals are too narrow)"
+            f"{above}.")
+
+
+def mde_sentence(table) -> str:
+    """The smallest difference each tested metric could reliably show, from the table's own standard errors."""
+    power = int(round(table.options.power * 100))
+    figures = ", ".join(f"{METRIC_TITLES[m]} {signed(v, m).lstrip('+')}" for m, v in table.mde.items())
+    return (f"Minimum detectable effect ({power}% power, α = {table.options.alpha:g} two-sided before correction, "
+            f"median over comparisons): {figures}; smaller true differences are more likely missed than found.")
 
 
 def _significance(table) -> str:

@@ -34,6 +34,9 @@ SCORE_COLUMNS = (
     "item_id", "task", "capability", "kind", "tag", "setting", "pred_official", "pred_strict",
     "correct_official", "correct_strict", "judge_total", "judge_criteria", "judge_id",
 )
+# Cluster labels the report resamples by; optional, since runs evaluated before they were
+# written lack them (a table then resamples items and its caption says so).
+CLUSTER_COLUMNS = ("frame_token", "scene_token")
 EFFICIENCY_FIELDS = ("device", "batch_size", "peak_memory_mb", "tokens_per_second", "first_token_latency_s")
 _MISSING = object()
 

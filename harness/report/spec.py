@@ -71,6 +71,11 @@ class TableSpec:
                                       + did_you_mean(metric, ALL_METRICS))
 
 
+#: What a table's bootstrap resamples: DriveBench frames (default), scenes, or single items.
+CLUSTER_UNITS = ("frame_token", "scene_token", "item")
+UNIT_WORDS = {"frame_token": "frames", "scene_token": "scenes", "item": "items"}
+
+
 @dataclass(frozen=True)
 class StatsOptions:
     """How significance is decided for every comparison of a table."""
@@ -80,9 +85,17 @@ class StatsOptions:
     n_resamples: int = 10_000
     seed: int = 0
     confidence: float = 0.95
+    cluster: str = "frame_token"  # the resampled unit: frame_token | scene_token | item (see CLUSTER_UNITS)
+    power: float = 0.8  # the power at which a table states its minimum detectable effect
 
     def __post_init__(self):
         from harness.report.stats import CORRECTIONS
+
+        if self.cluster not in CLUSTER_UNITS:
+            raise ReportSpecError(f"cluster {self.cluster!r} is not one of {', '.join(CLUSTER_UNITS)}"
+                                  + did_you_mean(self.cluster, CLUSTER_UNITS))
+        if not 0.0 < self.power < 1.0:
+            raise ReportSpecError(f"power must lie in (0, 1), got {self.power}")
 
         if self.correction not in CORRECTIONS:
             raise ReportSpecError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}"

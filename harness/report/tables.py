@@ -12,7 +12,18 @@ Guards, because a table that silently mixes things would mislead:
 - a table shows one setting (clean by default), never a mix;
 - when a system and its baseline were scored on different item sets, a warning
   says so and the comparison uses the items both have.
+
+Resampling unit. Questions about one DriveBench frame are correlated, so every
+bootstrap of a table resamples clusters (``frame_token`` by default,
+``scene_token`` on request, seeds above them) with each cluster's items kept
+together; all capabilities draw from one cluster universe with one seed, so a
+frame's perception and planning questions are drawn together and Avg. sees their
+covariance. Scores without the cluster column (runs evaluated before it was
+written) fall back to items, and the caption says so. With clusters, MCQ
+accuracy is tested by the cluster bootstrap too (McNemar assumes independent
+pairs); with ``cluster: item`` it is exact McNemar.
 """
+
 
 from __future__ import annotations
 
@@ -27,7 +38,8 @@ import pandas as pd
 
 from harness.data.types import CAPABILITIES
 from harness.report import stats
-from harness.report.collect import Collected, ReportInputError
+from harness.report.collect import CLUSTER_COLUMNS, Collected, ReportInputError
+from harness.report.power import minimum_detectable_effect
 from harness.report.spec import (
     ACCURACY_METRICS,
     EFFICIENCY_METRICS,
@@ -55,6 +67,7 @@ class Cell:
     diff_low: float = math.nan
     diff_high: float = math.nan
     effect_size: float = math.nan
+    diff_se: float = math.nan  # standard error of the difference (sd of its bootstrap draws)
     p_value: float = math.nan
     p_adjusted: float = math.nan
     significant: bool = False
@@ -88,6 +101,10 @@ class Table:
     n_comparisons: int = 0
     notes: list[str] = field(default_factory=list)
     caption: str = ""
+    unit: str = "item"  # what the bootstraps resampled: frame_token | scene_token | item
+    n_clusters: int = 0  # how many of them the table's items fall in
+    unit_note: str = ""  # why the asked-for unit was not used, if it was not
+    mde: dict[str, float] = field(default_factory=dict)  # metric → median minimum detectable effect
 
     def cell(self, row: str, group: str, metric: str) -> Cell | None:
         return self.cells.get((row, group, metric))
@@ -101,10 +118,10 @@ class Table:
                 "value": c.value, "ci_low": c.ci_low, "ci_high": c.ci_high, "n_items": c.n_items,
                 "n_seeds": c.n_seeds, "n_missing": c.n_missing, "baseline": self.baseline,
                 "diff": c.diff, "diff_ci_low": c.diff_low, "diff_ci_high": c.diff_high,
-                "effect_size_dz": c.effect_size, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
+                "effect_size_dz": c.effect_size, "diff_se": c.diff_se, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
                 "significant": c.significant, "direction": c.direction, "test": c.test, "best": c.best,
                 "judge_id": self.judge_id, "setting": self.setting,
-                "correction": self.options.correction, "alpha": self.options.alpha,
+                "correction": self.options.correction, "alpha": self.options.alpha, "unit": self.unit,
             })
         return pd.DataFrame.from_records(records)
 
@@ -168,19 +185,65 @@ def _matrix(frame: pd.DataFrame, runs: list[str], value: str) -> pd.DataFrame:
 _NEEDED = ("run_id", "item_id", "capability", "kind", "setting", "judge_total", "correct_strict", "correct_official")
 
 
+def cluster_labels(frame: pd.DataFrame, unit: str) -> tuple[dict[str, str] | None, str]:
+    """(item id → cluster label, why not) for the asked-for unit; None means resample items.
+
+    Every item needs a non-empty label, and one item the same label in every run;
+    otherwise the table resamples items and the reason is returned for its caption.
+    """
+    if unit == "item":
+        return None, ""
+    if unit not in frame.columns:
+        return None, f"the scores carry no {unit} (evaluated before it was recorded)"
+    labels = frame[["item_id", unit]].astype({unit: "string"})
+    if labels[unit].isna().any() or (labels[unit].str.len() == 0).any():
+        item = labels.loc[labels[unit].isna() | (labels[unit].fillna("").str.len() == 0), "item_id"].iloc[0]
+        return None, f"item {item!r} has no {unit}"
+    per_item = labels.drop_duplicates().groupby("item_id")[unit]
+    if (per_item.nunique() > 1).any():
+        item = per_item.nunique().idxmax()
+        raise ReportInputError(f"item {item!r} has different {unit} values in different runs; "
+                               "were the runs evaluated on different data?")
+    return per_item.first().astype(str).to_dict(), ""
+
+
 class _Parts:
     """The table's scores split once into capabilities (and MCQ items), with matrices cached.
 
     Every system's matrix is needed several times (its own cells, the batched draws,
     and as a baseline of every other row), and slicing the full frame each time was
-    most of a table's build time.
+    most of a table's build time. It also knows each item's cluster (see
+    :func:`cluster_labels`) and the universe of clusters every draw uses.
     """
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, unit: str = "item"):
         narrow = frame[list(_NEEDED)]
         self.parts = {cap: narrow[narrow["capability"] == cap] for cap in CAPABILITIES}
         self.parts["mcq"] = narrow[narrow["kind"] == "mcq"]  # as summary.json: yes/no items are not MCQ
         self._cache: dict[tuple, pd.DataFrame] = {}
+        self.cluster_of, self.unit_note = cluster_labels(frame, unit)
+        self.unit = unit if self.cluster_of is not None else "item"
+        self.universe = sorted(set(self.cluster_of.values())) if self.cluster_of is not None else None
+
+    @property
+    def clustered(self) -> bool:
+        return self.cluster_of is not None
+
+    def clusters(self, columns) -> np.ndarray | None:
+        """Cluster labels of these item columns (None: items are the unit)."""
+        if self.cluster_of is None:
+            return None
+        return np.array([self.cluster_of[c] for c in columns], dtype=object)
+
+    def draw_args(self, columns) -> dict[str, Any]:
+        """Keyword arguments that make a stats call resample this table's unit."""
+        if self.cluster_of is None:
+            return {}
+        return {"clusters": self.clusters(columns), "universe": self.universe}
+
+    def seed(self, opts: StatsOptions, index: int) -> int:
+        """Capability ``index``'s bootstrap seed: one seed for all when clusters are drawn jointly."""
+        return opts.seed if self.clustered else opts.seed + 7919 * index
 
     def matrix(self, part: str, runs: list[str], value: str = "judge_total") -> pd.DataFrame:
         key = (part, tuple(runs), value)
@@ -202,13 +265,13 @@ class _Draws:
     test: str | None
 
 
-def _capability_draws(sys_m: pd.DataFrame, base_m: pd.DataFrame | None, opts: StatsOptions, seed: int) -> _Draws:
+def _capability_draws(parts: _Parts, sys_m: pd.DataFrame, base_m: pd.DataFrame | None, opts: StatsOptions,
+                      seed: int) -> _Draws:
     own_values = sys_m.to_numpy(dtype=float)
+    own = _own_draws(own_values, opts, seed, parts.draw_args(sys_m.columns))
     if base_m is None:
-        own = _own_draws(own_values, opts, seed)
         return _Draws(own, None, math.nan, None, 0, 0, None)
     common = sys_m.columns.intersection(base_m.columns)
-    own = _own_draws(own_values, opts, seed)
     if len(common) == 0:  # nothing to pair with (a warning has said so)
         return _Draws(own, None, math.nan, None, 0, 0, None)
     a = sys_m[common].to_numpy(dtype=float)
@@ -218,23 +281,24 @@ def _capability_draws(sys_m: pd.DataFrame, base_m: pd.DataFrame | None, opts: St
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         per_item = np.where(both, np.nanmean(a, axis=0) - np.nanmean(b, axis=0), np.nan)
+    args = parts.draw_args(common)
     if a.shape[0] == 1 and b.shape[0] == 1:
-        diff = stats.bootstrap_means(a - b, opts.n_resamples, seed)[0]
+        diff = stats.bootstrap_means(a - b, opts.n_resamples, seed, **args)[0]
         observed = float(np.nanmean(per_item)) if np.isfinite(per_item).any() else math.nan
-        test = "paired bootstrap over items"
+        test = stats.test_name("paired", args.get("clusters"))
     else:
         a = np.where(both[None, :], a, np.nan)
         b = np.where(both[None, :], b, np.nan)
-        diff = stats.hierarchical_difference_draws(a, b, opts.n_resamples, seed)
+        diff = stats.hierarchical_difference_draws(a, b, opts.n_resamples, seed, **args)
         observed = _nanmean(a) - _nanmean(b)
-        test = "hierarchical bootstrap (seeds, then items)"
+        test = stats.test_name("hierarchical", args.get("clusters"))
     return _Draws(own, diff, observed, per_item, int(both.sum()), missing, test)
 
 
-def _own_draws(values: np.ndarray, opts: StatsOptions, seed: int) -> np.ndarray:
+def _own_draws(values: np.ndarray, opts: StatsOptions, seed: int, args: dict[str, Any]) -> np.ndarray:
     if values.shape[0] == 1:
-        return stats.bootstrap_means(values, opts.n_resamples, seed)[0]
-    return stats.bootstrap_hierarchical_means(values, opts.n_resamples, seed)
+        return stats.bootstrap_means(values, opts.n_resamples, seed, **args)[0]
+    return stats.bootstrap_hierarchical_means(values, opts.n_resamples, seed, **args)
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -252,6 +316,7 @@ def _cell_from_draws(value: float, own: np.ndarray, n_items: int, n_seeds: int, 
         dlo, dhi, p = stats.summarise_draws(draws_diff[None, :], opts.confidence)
         cell.diff, cell.diff_low, cell.diff_high = observed_diff, float(dlo[0]), float(dhi[0])
         cell.p_value, cell.effect_size, cell.test = float(p[0]), effect, test
+        cell.diff_se = float(stats.draws_standard_error(draws_diff))
     return cell
 
 
@@ -279,11 +344,12 @@ def _batched_draws(parts, systems, baseline, opts) -> dict[tuple[str, str, str],
         if any(not np.isfinite(m.to_numpy(dtype=float)).all() for m in mats):
             continue
         arrays = [m.to_numpy(dtype=float) for m in mats]
-        seed = opts.seed + 7919 * index
+        seed = parts.seed(opts, index)
+        args = parts.draw_args(columns)
         if all(a.shape[0] == 1 for a in arrays):
-            own = stats.bootstrap_means(np.vstack(arrays), opts.n_resamples, seed)
+            own = stats.bootstrap_means(np.vstack(arrays), opts.n_resamples, seed, **args)
         else:
-            own = stats.hierarchical_means_many(arrays, opts.n_resamples, seed)
+            own = stats.hierarchical_means_many(arrays, opts.n_resamples, seed, **args)
         base_k = members.index(baseline) if baseline is not None else None
         for k, system in enumerate(members):
             key = (system.row, system.group, capability)
@@ -294,7 +360,7 @@ def _batched_draws(parts, systems, baseline, opts) -> dict[tuple[str, str, str],
             several = a.shape[0] > 1 or b.shape[0] > 1
             out[key] = _Draws(own[k], own[k] - own[base_k], float(a.mean() - b.mean()),
                               a.mean(axis=0) - b.mean(axis=0), a.shape[1], 0,
-                              "hierarchical bootstrap (seeds, then items)" if several else "paired bootstrap over items")
+                              stats.test_name("hierarchical" if several else "paired", args.get("clusters")))
     return out
 
 
@@ -311,7 +377,7 @@ def _score_cells(parts, system, baseline, opts, notes, batched) -> dict[str, Cel
             _warn_item_sets(system, baseline, capability, sys_m.columns, base_m.columns, notes)
         draws = batched.get((system.row, system.group, capability))
         if draws is None:
-            draws = _capability_draws(sys_m, base_m, opts, opts.seed + 7919 * index)
+            draws = _capability_draws(parts, sys_m, base_m, opts, parts.seed(opts, index))
         value = _nanmean(sys_m.to_numpy(dtype=float))
         if draws.n_missing:
             notes.append(f"'{system.row}'{_in(system.group)} vs baseline, {capability}: {draws.n_missing} item(s) "
@@ -349,7 +415,7 @@ def _accuracy_cell(parts, system, baseline, metric, opts, notes) -> Cell | None:
     if sys_m.shape[1] == 0:
         return None
     values = sys_m.to_numpy(dtype=float)
-    own = _own_draws(values, opts, opts.seed + 104729)
+    own = _own_draws(values, opts, opts.seed + 104729, parts.draw_args(sys_m.columns))
     lo, hi = stats.percentile_interval(own[None, :], opts.confidence)
     cell = Cell(value=_nanmean(values), ci_low=float(lo[0]), ci_high=float(hi[0]), n_items=sys_m.shape[1],
                 n_seeds=sys_m.shape[0], n_missing=int((~np.isfinite(values)).sum()))
@@ -361,15 +427,21 @@ def _accuracy_cell(parts, system, baseline, metric, opts, notes) -> Cell | None:
     if len(common) == 0:
         return cell
     a, b = sys_m[common].to_numpy(dtype=float), base_m[common].to_numpy(dtype=float)
+    clusters = parts.clusters(common)
     if a.shape[0] == 1 and b.shape[0] == 1:
-        result = stats.mcnemar_exact(a[0], b[0])
-        cell.diff, cell.p_value, cell.test = float(result.acc_diff), float(result.p_value), result.test
-        d = stats.bootstrap_means(a - b, opts.n_resamples, opts.seed + 104729)[0]
-        cell.diff_low, cell.diff_high = (float(v[0]) for v in stats.percentile_interval(d[None, :], opts.confidence))
+        result = stats.paired_bootstrap(a[0], b[0], opts.n_resamples, opts.seed + 104729, opts.confidence,
+                                        clusters=clusters)
+        cell.diff, cell.diff_low, cell.diff_high = float(result.mean_diff), float(result.ci_low), float(result.ci_high)
+        cell.p_value, cell.test, cell.diff_se = float(result.p_value), result.test, float(result.standard_error)
+        if clusters is None:  # independent pairs: the exact test
+            exact = stats.mcnemar_exact(a[0], b[0])
+            cell.diff, cell.p_value, cell.test = float(exact.acc_diff), float(exact.p_value), exact.test
     else:
-        result = stats.hierarchical_bootstrap(a, b, opts.n_resamples, opts.seed + 104729, opts.confidence)
+        result = stats.hierarchical_bootstrap(a, b, opts.n_resamples, opts.seed + 104729, opts.confidence,
+                                              clusters=clusters)
         cell.diff, cell.p_value, cell.test = float(result.mean_diff), float(result.p_value), result.test
         cell.diff_low, cell.diff_high = float(result.ci_low), float(result.ci_high)
+        cell.diff_se = float(result.standard_error)
     return cell
 
 
@@ -427,7 +499,7 @@ def build_table(collected: Collected, spec: TableSpec, baseline: str | None = No
     notes = [f"skipped {s}" for s in collected.skipped]
     cells: dict[tuple[str, str, str], Cell] = {}
     batched: dict[tuple[str, str, str], _Draws] = {}
-    parts = _Parts(frame)
+    parts = _Parts(frame, options.cluster)
     if any(m in SCORE_METRICS for m in spec.metrics):
         for group in groups:
             members = [s for s in systems if s.group == group]
@@ -456,7 +528,9 @@ def build_table(collected: Collected, spec: TableSpec, baseline: str | None = No
             if cell is not None:
                 cells[(system.row, system.group, metric)] = cell
     table = Table(spec=spec, options=options, rows=rows, groups=groups, metrics=list(spec.metrics), cells=cells,
-                  baseline=baseline, judge_id=judge_id, setting=spec.setting, notes=notes)
+                  baseline=baseline, judge_id=judge_id, setting=spec.setting, notes=notes, unit=parts.unit,
+                  n_clusters=len(parts.universe) if parts.universe is not None else int(frame["item_id"].nunique()),
+                  unit_note=parts.unit_note)
     table.seeds = {(s.row, s.group): len(s.runs) for s in systems}
     seed_of = dict(zip(collected.runs["run_id"], collected.runs["seed"]))
     for system in systems:
@@ -470,6 +544,7 @@ def build_table(collected: Collected, spec: TableSpec, baseline: str | None = No
         counts = sub.groupby("run_id")["item_id"].nunique()
         table.items[capability] = int(counts.max()) if len(counts) else 0
     _correct(table)
+    _minimum_detectable_effects(table)
     _mark_best(table)
     from harness.report.caption import caption
 
@@ -488,6 +563,16 @@ def _correct(table: Table) -> None:
         cell.significant = bool(p < table.options.alpha)
     table.n_comparisons = len(keys)
     table.tests = sorted({table.cells[k].test for k in keys if table.cells[k].test})
+
+
+def _minimum_detectable_effects(table: Table) -> None:
+    """Per tested metric, the median over its comparisons of the effect this test detects with
+    ``options.power`` at α (two-sided, before correction), from each comparison's standard error."""
+    for metric in table.metrics:
+        ses = [c.diff_se for (_, _, m), c in table.cells.items() if m == metric and math.isfinite(c.diff_se)]
+        if ses:
+            table.mde[metric] = minimum_detectable_effect(float(np.median(ses)), table.options.alpha,
+                                                          table.options.power)
 
 
 def _mark_best(table: Table) -> None:

@@ -20,14 +20,20 @@ from harness.rundir import append_jsonl, atomic_write_json
 TASK_OF = {"perception": "perception", "reasoning": "behavior", "planning": "planning"}
 
 
-def item_table(n_per_capability: int = 40) -> pd.DataFrame:
-    """The item set: ids, capability, task, kind, tag (half the perception items MCQ)."""
+def item_table(n_per_capability: int = 40, *, per_frame: int = 2, frames_per_scene: int = 4) -> pd.DataFrame:
+    """The item set: ids, capability, task, kind, tag (half the perception items MCQ), and clusters.
+
+    As in DriveBench, a key frame holds questions of every capability (``per_frame`` of
+    each, so 6 per frame by default) and a scene several frames.
+    """
     rows = []
     for capability, task in TASK_OF.items():
         for i in range(n_per_capability):
             kind = "mcq" if capability == "reasoning" or (capability == "perception" and i % 2 == 0) else "open"
+            frame = i // per_frame
             rows.append({"item_id": f"{capability[:4]}-{i:04d}", "capability": capability, "task": task,
-                         "kind": kind, "tag": 0 if kind == "mcq" else 1})
+                         "kind": kind, "tag": 0 if kind == "mcq" else 1, "frame_token": f"frame-{frame:04d}",
+                         "scene_token": f"scene-{frame // frames_per_scene:03d}"})
     return pd.DataFrame(rows)
 
 

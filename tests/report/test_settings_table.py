@@ -102,7 +102,7 @@ def test_clean_is_significantly_better_than_text_only_and_fog_is_not_worse_than_
         for metric in SCORES:
             cell = table.cell("clean", group, metric)
             assert cell.direction == 1 and cell.diff == pytest.approx(12, abs=2.5), (group, metric)
-            assert cell.test == "hierarchical bootstrap (seeds, then items)" and cell.n_seeds == 2
+            assert cell.test == "hierarchical bootstrap (seeds, then clusters)" and cell.n_seeds == 2
             assert table.cell("text_only", group, metric).test is None
     robust = build_settings_table(collected, settings=["fog"], columns=("student.family",), options=FAST)
     assert robust.rows == ["clean", "fog"]  # the baseline is shown even when not listed

@@ -31,8 +31,68 @@ def test_known_effects_get_the_right_marks(study):
     assert table.cell("agp", "", "avg").best
     assert table.cell("agp", "", "avg").value == pytest.approx(
         np.mean([table.cell("agp", "", m).value for m in ("perception", "reasoning", "planning")]))
-    assert table.cell("agp", "", "mcq_acc_strict").test.startswith("exact McNemar")
+    # questions of one frame are correlated, so MCQ accuracy is tested by the cluster bootstrap too
+    assert table.cell("agp", "", "mcq_acc_strict").test == "paired bootstrap over clusters"
     assert table.n_comparisons == 15  # 3 systems × (4 scores + MCQ accuracy)
+    assert table.unit == "frame_token" and table.n_clusters == 25  # 50 items per capability, 2 per frame each
+
+
+def test_items_as_the_unit_on_request_use_exact_mcnemar_and_say_so(study):
+    ablation, results = study
+    table = build_table(collect(results, study="table3_combiners"), read_ablation(ablation).table,
+                        options=StatsOptions(n_resamples=1000, cluster="item"))
+    assert table.cell("agp", "", "mcq_acc_strict").test.startswith("exact McNemar")
+    assert table.cell("agp", "", "avg").test == "paired bootstrap over items"
+    assert "Resampling unit: items (as asked" in table.caption
+
+
+def test_scenes_on_request(study):
+    ablation, results = study
+    table = build_table(collect(results, study="table3_combiners"), read_ablation(ablation).table,
+                        options=StatsOptions(n_resamples=1000, cluster="scene_token"))
+    assert table.unit == "scene_token" and table.n_clusters == 7  # 25 frames, 4 per scene
+    assert "Resampling unit: scenes (scene_token; 7 in this table)" in table.caption
+
+
+def test_scores_without_frames_fall_back_to_items_and_the_caption_says_why(tmp_path, items):
+    base = base_scores(items)
+    old = items.drop(columns=["frame_token", "scene_token"])  # evaluated before clusters were recorded
+    for variant, shift in (("sum", 0), ("agp", 10)):
+        write_run(tmp_path, variant, np.clip(base + shift, 0, 100), old, variant=variant, study="s")
+    table = table_of(tmp_path)
+    assert table.unit == "item" and table.cell("agp", "", "avg").test == "paired bootstrap over items"
+    assert "Resampling unit: items, because the scores carry no frame_token" in table.caption
+
+
+def test_an_item_in_two_frames_is_refused(tmp_path, items):
+    base = base_scores(items)
+    moved = items.copy()
+    moved.loc[0, "frame_token"] = "frame-9999"
+    write_run(tmp_path, "sum", base, items, variant="sum", study="s")
+    write_run(tmp_path, "agp", base, moved, variant="agp", study="s")
+    with pytest.raises(HarnessError, match="item 'perc-0000' has different frame_token values"):
+        table_of(tmp_path)
+
+
+def test_the_item_bootstrap_is_too_narrow_on_frame_correlated_scores(tmp_path):
+    """A system whose luck is per frame (all of a frame's questions move together): resampling
+    items treats 6 correlated answers as 6 independent ones, so its intervals come out narrower
+    than the frame bootstrap's by about the square root of the design effect."""
+    from tests.report.fakes import item_table
+
+    items = item_table(60, per_frame=3)  # 9 questions per frame
+    base = base_scores(items)
+    rng = np.random.default_rng(8)
+    frames = items["frame_token"].to_numpy()
+    luck = {f: rng.normal(0, 8) for f in np.unique(frames)}
+    for variant, extra in (("sum", 0.0), ("agp", 1.0)):
+        shift = np.array([luck[f] for f in frames]) if variant == "agp" else 0.0
+        write_run(tmp_path, variant, base + extra + shift + rng.normal(0, 2, len(items)), items, variant=variant,
+                  study="s")
+    by_frame = table_of(tmp_path).cell("agp", "", "avg")
+    by_item = table_of(tmp_path, options=StatsOptions(n_resamples=1000, cluster="item")).cell("agp", "", "avg")
+    assert by_frame.diff_se > 2.0 * by_item.diff_se
+    assert by_frame.diff_high - by_frame.diff_low > 2.0 * (by_item.diff_high - by_item.diff_low)
 
 
 def test_caption_names_test_correction_seeds_items_and_findings(study):
@@ -40,7 +100,8 @@ def test_caption_names_test_correction_seeds_items_and_findings(study):
     table = build_table(collect(results, study="table3_combiners"), read_ablation(ablation).table, options=FAST)
     caption = table.caption
     assert caption.startswith("Combiners on the tiny zoo.")
-    for phrase in ("paired bootstrap over items", "exact McNemar", "Holm–Bonferroni", "15 comparisons",
+    for phrase in ("paired bootstrap over clusters", "Resampling unit: frames (frame_token; 25 in this table)",
+                   "Minimum detectable effect (80% power, α = 0.05", "Holm–Bonferroni", "15 comparisons",
                    "Seeds per system: 1", "perception 50, reasoning 50, planning 50", "judge rubric-v1",
                    "setting clean", "Significant: ", "agp Avg. higher", "worse Avg. lower"):
         assert phrase in caption, phrase
@@ -125,7 +186,8 @@ def test_several_seeds_use_the_hierarchical_bootstrap(tmp_path, items):
     table = table_of(tmp_path)
     cell = table.cell("agp", "", "avg")
     assert cell.n_seeds == 3 and cell.direction == 1
-    assert "hierarchical bootstrap (seeds, then items)" in table.caption
+    assert "hierarchical bootstrap (seeds, then clusters)" in table.caption
+    assert "seeds are resampled above them" in table.caption
     assert "Seeds per system: 3" in table.caption
 
 
