@@ -11,6 +11,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("harness.commands.run", "distil a student from a recipe, then evaluate it", "the run issue"),
     "sweep": ("harness.commands.sweep", "run an Optuna ablation study from an ablation file", "the sweep issue"),
     "report": ("harness.commands.report", "write paper tables and plots from runs or an ablation", "the report issue"),
+    "power": ("harness.commands.power", "plan seeds and items: minimum detectable effect, or the seeds an effect needs",
+              "the statistics issue"),
     "eval": ("harness.commands.eval", "evaluate a model on DriveBench-format data", "the evaluation issue"),
     "ls": ("harness.commands.ls", "list registered components with one-line descriptions", "the foundation issue"),
     "validate": ("harness.commands.validate", "check recipes without running them", "the foundation issue"),

@@ -12,16 +12,22 @@ score on the benchmark varies for two reasons:
   difference (for equal clusters: the sd of per-cluster mean differences).
 
 Comparing two methods with ``n`` seeds each on ``n_items`` items in clusters of
-``items_per_cluster``::
+``items_per_cluster`` (``C = n_items / items_per_cluster`` clusters), the report's
+hierarchical bootstrap (seeds, then clusters) reads the standard error::
 
-    se² = 2 · seed_sd² / n + cluster_sd² / (n_items / items_per_cluster)
+    se² = (2 · seed_sd² + cluster_sd² / C) / n
     MDE = (z(1 − α/2) + z(power)) · se
 
-The item term uses the difference between single runs, which also holds
-seed-by-item noise that averaging seeds would shrink, so with several seeds the
-figure is a slight over-estimate (conservative). A table whose systems have one
-seed each tests the two runs, not the methods: its own minimum detectable effect
-(stated in its caption) is the item term alone, read off the bootstrap.
+Both terms shrink with seeds: seed noise averages over runs, and so does the
+run-to-run difference cluster by cluster. The pilot's two seeds of one
+configuration stand in for two methods' runs, so a method-by-item effect (one
+method better on some kinds of frame) is assumed away; where it exists it adds a
+term that more seeds do not remove. The formula counts the runs' per-cluster
+noise in both terms, as the two-level bootstrap does, so it is a little larger
+than the true spread of the difference (conservative); tests/report/test_power.py
+checks it against the bootstrap and against simulation. With one seed per method a
+table's test is the paired bootstrap over clusters alone; its caption states that
+test's own minimum detectable effect (the second term), which says nothing about seeds.
 """
 
 from __future__ import annotations
@@ -58,30 +64,24 @@ class Variability:
         n_items = n_items or self.n_items
         if n_seeds < 1 or not n_items or n_items <= 0:
             raise ValueError(f"need at least one seed and one item, got {n_seeds} seeds and {n_items} items")
-        n_clusters = n_items / self.items_per_cluster
-        return math.sqrt(2.0 * self.seed_sd**2 / n_seeds + self.cluster_sd**2 / n_clusters)
+        return math.sqrt(self._one_seed_variance(n_items) / n_seeds)
+
+    def _one_seed_variance(self, n_items: int | None) -> float:
+        n_clusters = (n_items or self.n_items) / self.items_per_cluster
+        return 2.0 * self.seed_sd**2 + self.cluster_sd**2 / n_clusters
 
     def mde(self, n_seeds: int, n_items: int | None = None, alpha: float = 0.05, power: float = 0.8) -> float:
         """Minimum detectable effect of a comparison of two methods with ``n_seeds`` seeds each."""
         return minimum_detectable_effect(self.standard_error(n_seeds, n_items), alpha, power)
 
-    def floor(self, n_items: int | None = None, alpha: float = 0.05, power: float = 0.8) -> float:
-        """The MDE with infinitely many seeds: what the items alone allow."""
-        n_items = n_items or self.n_items
-        return z_sum(alpha, power) * self.cluster_sd / math.sqrt(n_items / self.items_per_cluster)
-
-    def seeds_needed(self, effect: float, n_items: int | None = None, alpha: float = 0.05, power: float = 0.8,
-                     max_seeds: int = 10_000) -> int | None:
-        """Fewest seeds per method whose MDE is at most ``effect``; None when no number of seeds reaches it."""
+    def seeds_needed(self, effect: float, n_items: int | None = None, alpha: float = 0.05,
+                     power: float = 0.8) -> int:
+        """Fewest seeds per method whose minimum detectable effect is at most ``effect``."""
         effect = abs(float(effect))
-        if effect <= self.floor(n_items, alpha, power):
-            return None
-        # se² ≤ (effect / z)²  ⇔  2·seed_sd²/n ≤ (effect/z)² − item term
-        room = (effect / z_sum(alpha, power)) ** 2 - (self.cluster_sd**2 / ((n_items or self.n_items)
-                                                                               / self.items_per_cluster))
-        n = 1 if self.seed_sd == 0 else math.ceil(2.0 * self.seed_sd**2 / room - 1e-12)
-        n = max(1, n)
-        return n if n <= max_seeds else None
+        if effect == 0.0:
+            raise ValueError("an effect of 0 needs infinitely many seeds")
+        n = math.ceil(self._one_seed_variance(n_items) / (effect / z_sum(alpha, power)) ** 2 * (1 - 1e-12))
+        return max(1, n)
 
 
 def cluster_sd(diffs: np.ndarray, clusters: np.ndarray | None, weights: np.ndarray | None = None) -> float:
