@@ -74,7 +74,8 @@ def _synth(args) -> int:
     manifest = generate(args.out, config, force=args.force)
     counts = manifest["counts"]
     print(f"synthetic benchmark in {args.out} ({time.perf_counter() - start:.1f} s): "
-          f"{counts['train']} training items, {counts['eval']} eval items over {counts['eval_scenes']} scenes")
+          f"{counts['train']} training items, {counts['eval']} eval items over {counts.get('eval_frames', '?')} "
+          f"frames in {counts['eval_scenes']} scene(s)")
     print("settings: " + ", ".join(manifest["files"]["settings"]))
     return 0
 

@@ -172,6 +172,9 @@ def summary_lines(sections: list[Section]) -> list[str]:
 
 def _figures(sections: list[Section], students: Collected, folder: Path) -> dict[str, Path]:
     made: dict[str, Path] = {}
+    for s in sections:  # a forest plot per table: the differences to read before the numbers
+        for path in plots.plot_forest(s.table, folder / f"forest_{s.key}"):
+            made[f"forest_{s.key}{path.suffix}"] = path
     table3 = next(s.table for s in sections if s.key == "table3")
     for path in plots.plot_capabilities(table3, folder / "capabilities"):
         made[f"capabilities{path.suffix}"] = path
@@ -227,7 +230,8 @@ def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[s
             for key, p in figures.items() if key.endswith(".png")]
     written["html"] = out / "report.html"
     atomic_write_text(written["html"], render.render_html([s.table for s in sections], title=title,
-                                                          description=about["intro"], figures=pngs, summary=found))
+                                                          description=about["intro"], figures=pngs, summary=found,
+                                                          sections=[(s.heading, s.intro) for s in sections]))
     for s in sections:
         path = out / "tables" / f"{s.table.spec.name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)

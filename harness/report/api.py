@@ -171,7 +171,8 @@ def report(source: str | Path, baseline: str | None = None, formats: str | Itera
 
 def _figures(table: Table, collected: Collected, ablation: Ablation | None, folder: Path) -> dict[str, Path]:
     made: dict[str, Path] = {}
-    jobs = [("capabilities", lambda stem: plots.plot_capabilities(table, stem)),
+    jobs = [("forest", lambda stem: plots.plot_forest(table, stem)),
+            ("capabilities", lambda stem: plots.plot_capabilities(table, stem)),
             ("gradient_conflicts", lambda stem: plots.plot_conflicts(collected, stem))]
     objective = (ablation.objective if ablation else {}) or {}
     metric = str(objective.get("metric", "eval.avg"))

@@ -1,6 +1,9 @@
 """Figures of a report, each written as PNG and PDF.
 
-- capability scores with their intervals, per system (from a built table);
+- capability scores with their intervals, per system, one panel per column group
+  (a family) with one colour per row that no other row shares (from a built table);
+- a forest plot per table: each system's difference from its baseline with its
+  interval, per column group, significant ones filled (what to read before the table);
 - gradient-conflict cosines over training (from each run's metrics.jsonl: the
   trainer logs ``combine.cosine`` per step when the combiner computes a Gramian);
 - a sweep's objective history (trial number → objective, and the best so far).
@@ -17,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from harness.data.types import CAPABILITIES
@@ -36,31 +40,114 @@ def _save(fig: Figure, stem: Path) -> list[Path]:
     return paths
 
 
+# Panels are at most this wide (inches) and figures are saved at 150 dpi: a readable page width.
+MAX_WIDTH = 10.0
+
+
+def _palette(n: int) -> list:
+    """``n`` distinct colours: tab10 up to 10, tab20 up to 20, then evenly spaced hues."""
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [colormaps["tab20"](i) for i in range(n)]
+    return [colormaps["hsv"](i / n) for i in range(n)]
+
+
+def _groups(table) -> list[str]:
+    return list(table.groups) if table.groups else [""]
+
+
 def plot_capabilities(table, stem: Path) -> list[Path]:
-    """Grouped bars: one group per capability (and Avg.), one bar per system, interval whiskers."""
+    """Grouped bars per column group (a family): one group of bars per capability (and Avg.), one bar
+    per row with its interval; a row keeps its colour in every panel, and no two rows share one."""
     metrics = [m for m in (*CAPABILITIES, "avg") if m in table.metrics]
-    systems = [(r, g) for g in table.groups for r in table.rows
-               if any((r, g, m) in table.cells for m in metrics)]
-    if not metrics or not systems:
+    groups = [g for g in _groups(table) if any((r, g, m) in table.cells for r in table.rows for m in metrics)]
+    rows = [r for r in table.rows if any((r, g, m) in table.cells for g in groups for m in metrics)]
+    if not metrics or not rows:
         return []
-    fig = Figure(figsize=(max(6.0, 1.2 * len(metrics) * max(1, len(systems)) / 2), 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    width = 0.8 / len(systems)
+    colour = dict(zip(rows, _palette(len(rows))))
+    per_panel = max(len([r for r in rows if any((r, g, m) in table.cells for m in metrics)]) for g in groups)
+    width = min(MAX_WIDTH, max(6.0, 1.5 + 0.28 * len(metrics) * per_panel))
+    fig = Figure(figsize=(width, 0.6 + 2.8 * len(groups)), layout="constrained")
+    axes = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
     x = np.arange(len(metrics))
-    for i, (row, group) in enumerate(systems):
-        cells = [table.cell(row, group, m) for m in metrics]
-        values = np.array([c.value if c else math.nan for c in cells])
-        low = np.array([c.value - c.ci_low if c and math.isfinite(c.ci_low) else 0.0 for c in cells])
-        high = np.array([c.ci_high - c.value if c and math.isfinite(c.ci_high) else 0.0 for c in cells])
-        name = f"{row} ({group})" if group else row
-        ax.bar(x + (i - (len(systems) - 1) / 2) * width, values, width, yerr=np.vstack([low, high]),
-               capsize=3, label=name)
-    ax.set_xticks(x, ["Avg." if m == "avg" else m.capitalize() for m in metrics])
-    ax.set_ylabel(f"judge score (0–100), {int(round(table.options.confidence * 100))}% interval")
+    for ax, group in zip(axes, groups):
+        present = [r for r in rows if any((r, group, m) in table.cells for m in metrics)]
+        bar = 0.8 / max(1, len(present))
+        for i, row in enumerate(present):
+            cells = [table.cell(row, group, m) for m in metrics]
+            values = np.array([c.value if c else math.nan for c in cells])
+            low = np.array([c.value - c.ci_low if c and math.isfinite(c.ci_low) else 0.0 for c in cells])
+            high = np.array([c.ci_high - c.value if c and math.isfinite(c.ci_high) else 0.0 for c in cells])
+            ax.bar(x + (i - (len(present) - 1) / 2) * bar, values, bar, yerr=np.vstack([low, high]), capsize=2,
+                   color=colour[row], label=row, error_kw={"linewidth": 0.8})
+        ax.set_xticks(x, ["Avg." if m == "avg" else m.capitalize() for m in metrics])
+        ax.set_ylabel("judge score (0–100)")
+        if group:
+            ax.set_title(group, fontsize="medium")
     from harness.report.render import setting_words
 
-    ax.set_title(f"{table.spec.name}: capability scores ({setting_words(table)})")
-    ax.legend(fontsize="small", ncols=min(3, len(systems)))
+    level = int(round(table.options.confidence * 100))
+    fig.suptitle(f"{table.spec.name}: capability scores, {level}% intervals ({setting_words(table)})")
+    handles = [Patch(color=colour[r], label=r) for r in rows]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(rows)), fontsize="small")
+    return _save(fig, stem)
+
+
+def plot_forest(table, stem: Path) -> list[Path]:
+    """Each system's difference from its group's baseline with its interval, one panel per group.
+
+    One row per system, one marker per metric (offset within the row, coloured by
+    metric); filled when significant after the table's correction, hollow otherwise; a
+    dashed line at 0. MCQ accuracy is drawn in percentage points so every difference
+    shares the 0–100 point scale. Nothing to draw (no baseline or no comparison): no figure.
+    """
+    from matplotlib.lines import Line2D
+
+    from harness.report.spec import ACCURACY_METRICS, METRIC_TITLES
+
+    metrics = [m for m in table.metrics if m in (*CAPABILITIES, "avg", *ACCURACY_METRICS)]
+    panels = []
+    for group in _groups(table):
+        tested = {(r, m): table.cells[(r, group, m)] for r in table.rows for m in metrics
+                  if (r, group, m) in table.cells and table.cells[(r, group, m)].test
+                  and math.isfinite(table.cells[(r, group, m)].diff)}
+        rows = [r for r in table.rows if any((r, m) in tested for m in metrics)]
+        if rows:
+            panels.append((group, rows, tested))
+    if not panels:
+        return []
+    shown = [m for m in metrics if any((r, m) in t for _, rows, t in panels for r in rows)]
+    colour = dict(zip(shown, _palette(len(shown))))
+    offset = {m: (i - (len(shown) - 1) / 2) * 0.7 / max(1, len(shown)) for i, m in enumerate(shown)}
+    heights = [0.6 + 0.45 * len(rows) for _, rows, _ in panels]
+    fig = Figure(figsize=(7.0, 1.2 + sum(heights)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for ax, (group, rows, tested) in zip(axes, panels):
+        for y, row in enumerate(rows):
+            for metric in shown:
+                cell = tested.get((row, metric))
+                if cell is None:
+                    continue
+                scale = 100.0 if metric in ACCURACY_METRICS else 1.0
+                lo, hi = scale * (cell.diff - cell.diff_low), scale * (cell.diff_high - cell.diff)
+                ax.errorbar(scale * cell.diff, y + offset[metric], xerr=[[max(lo, 0.0)], [max(hi, 0.0)]], fmt="o",
+                            capsize=2, color=colour[metric], markersize=5, linewidth=1,
+                            markerfacecolor=colour[metric] if cell.significant else "white")
+        ax.axvline(0.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_yticks(range(len(rows)), rows, fontsize="small")
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_title(f"{group + ': ' if group else ''}difference from {table.baseline}", fontsize="medium")
+    level = int(round(table.options.confidence * 100))
+    axes[-1].set_xlabel(f"difference in points, {level}% interval (filled: significant after the "
+                        f"{table.options.correction} correction)")
+    handles = [Line2D([], [], marker="o", linestyle="", color=colour[m], label=METRIC_TITLES[m]) for m in shown]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(5, len(shown)), fontsize="small")
+    from harness.report.render import setting_words
+
+    fig.suptitle(f"{table.spec.name}: differences from the baseline ({setting_words(table)})")
     return _save(fig, stem)
 
 

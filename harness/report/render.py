@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from tabulate import tabulate
 
 from harness.report.spec import ACCURACY_METRICS, EFFICIENCY_METRICS, METRIC_TITLES
@@ -169,16 +170,37 @@ def render_latex(table: Table) -> str:
     return _ENV.get_template("table.tex.j2").render(**view(table, "tex"))
 
 
+def markdown_html(text: str) -> Markup:
+    """Markdown prose (descriptions, intros) as HTML; raw HTML in it is escaped, never passed through."""
+    from markdown_it import MarkdownIt
+
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(text or ""))
+
+
 def render_html(tables: list[Table], title: str, description: str = "", figures: list[dict] | None = None,
                 summary: list[tuple[str, list[str]]] | None = None,
-                summary_title: str = "What was and was not significant") -> str:
-    """One page: title, description, an optional summary list ``[(line, [sub-lines])]``, tables, figures."""
-    # autoescape covers labels, captions, notes and the summary; cells are markup built
-    # here from numbers only (the template marks them safe)
+                summary_title: str = "What was and was not significant",
+                sections: list[tuple[str, str]] | None = None) -> str:
+    """One page: title, description, an optional summary list ``[(line, [sub-lines])]``, tables, figures.
+
+    ``description`` and the intros of ``sections`` (one ``(heading, intro)`` per table)
+    are Markdown and rendered as such; summary lines may use Markdown inline code.
+    """
+    # autoescape covers labels, captions and notes; cells are markup built here from numbers
+    # only, and Markdown is rendered with raw HTML disabled (both are marked safe)
     views = [view(t, "html") for t in tables]
-    return _ENV.get_template("report.html.j2").render(title=title, description=description, tables=views,
-                                                      figures=figures or [], summary=summary or [],
+    for v, (heading, intro) in zip(views, sections or []):
+        v["heading"], v["intro"] = heading, markdown_html(intro)
+    inline = [(_inline(head), [_inline(i) for i in items]) for head, items in (summary or [])]
+    return _ENV.get_template("report.html.j2").render(title=title, description=markdown_html(description),
+                                                      tables=views, figures=figures or [], summary=inline,
                                                       summary_title=summary_title)
+
+
+def _inline(text: str) -> Markup:
+    from markdown_it import MarkdownIt
+
+    return Markup(MarkdownIt("commonmark", {"html": False}).renderInline(text))
 
 
 def render_csv(table: Table) -> str:

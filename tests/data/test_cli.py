@@ -13,7 +13,7 @@ def test_synth_check_and_convert(tmp_path, capsys):
     out = tmp_path / "bench"
     assert main(["data", "synth", "--out", str(out), "--seed", "1", "--train", "16", "--eval", "16",
                  "--image-size", "32", "--corruptions", "fog,zoom_blur"]) == 0
-    assert "16 training items, 16 eval items over 2 scenes" in capsys.readouterr().out
+    assert "16 training items, 16 eval items over 2 frames in 1 scene(s)" in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("drivebench-*.json")) == [
         "drivebench-clean.json", "drivebench-fog.json", "drivebench-text_only.json", "drivebench-zoom_blur.json"]
 

@@ -49,7 +49,7 @@ def test_generation_is_deterministic_per_seed(tmp_path):
 
 def test_counts_files_and_image_size(synth_root):
     manifest = json.loads((synth_root / "manifest.json").read_text())
-    assert manifest["counts"] == {"train": 80, "eval": 160, "eval_scenes": 20}
+    assert manifest["counts"] == {"train": 80, "eval": 160, "eval_frames": 20, "eval_scenes": 5}
     assert set(manifest["files"]["settings"]) == {"clean", "text_only", "fog", "low_light", "motion_blur",
                                                   "bit_error", "frame_lost", "zoom_blur"}
     first = _eval(synth_root)[0]
@@ -222,3 +222,18 @@ def test_an_existing_benchmark_is_kept_unless_forced(tmp_path):
         generate(tmp_path / "other", SynthConfig(train=8, eval=8, corruptions=()), force=True)
     generate(root, SynthConfig(seed=1, train=8, eval=8, image_size=32, corruptions=()), force=True)
     assert json.loads((root / "manifest.json").read_text())["seed"] == 1
+
+
+def test_items_come_in_frames_and_frames_in_scenes_like_drivebench(synth_root):
+    """About seven questions per key frame (here eight) and several frames per scene, so a report
+    resamples the clusters DriveBench has; consecutive frames share a scene."""
+    from collections import Counter
+
+    items = _eval(synth_root)
+    per_frame = Counter(it["frame_token"] for it in items)
+    assert set(per_frame.values()) == {8}
+    frames_per_scene = Counter()
+    for frame, scene in {(it["frame_token"], it["scene_token"]) for it in items}:
+        frames_per_scene[scene] += 1
+    assert set(frames_per_scene.values()) == {4}
+    assert all(it["id"].split(":")[0] == items[8 * (i // 8)]["id"].split(":")[0] for i, it in enumerate(items))

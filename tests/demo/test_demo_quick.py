@@ -50,6 +50,8 @@ def test_quick_demo_writes_the_whole_report(demo):
     assert html.count("<table>") == 5 and "figures/capabilities.png" in html
     assert "What was and was not significant" in html and tex.count("\\item") >= 5
     assert (out / "figures" / "capabilities.png").stat().st_size > 0
+    assert "figures/forest_table3.png" in html and (out / "figures" / "forest_table3.png").stat().st_size > 0
+    assert "<code>text_only</code>" in html and "`text_only`" not in html  # its Markdown is rendered
     assert len(list((out / "tables").glob("*.csv"))) == 5
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings) >= {"inputs", "models", "students", "report", "total"}

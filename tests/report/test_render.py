@@ -117,3 +117,19 @@ def test_table1_rows_of_one_family_each_become_sections(tmp_path, items):
     html = render.render_html([table], title="t1")
     assert 'colspan="8"' in html
     assert "[internvl3 / 1b]" in render.render_terminal(table)
+
+
+def test_html_renders_markdown_prose_and_escapes_raw_html(table):
+    page = render.render_html([table], title="T", description="Run `make demo`, then **read** it. <script>x</script>",
+                              sections=[("Why", "Compared with `text_only` (black images).")],
+                              summary=[("**Table 3**: 1 of 4 significant", ["`agp` higher"])])
+    assert "<code>make demo</code>" in page and "<strong>read</strong>" in page
+    assert "`make demo`" not in page and "`text_only`" not in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<h2>Why</h2>" in page and "<code>text_only</code>" in page
+    assert "<strong>Table 3</strong>" in page and "<code>agp</code> higher" in page
+
+
+def test_html_tables_scroll_inside_the_page_instead_of_widening_it(table):
+    page = render.render_html([table], title="T")
+    assert '<div class="wide">\n<table>' in page and ".wide { max-width: 100%; overflow-x: auto; }" in page

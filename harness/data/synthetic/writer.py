@@ -40,9 +40,12 @@ from harness.data.synthetic.sampler import sample_scene
 from harness.data.synthetic.scene import FRONT, SIX_CAMERAS, Scene
 from harness.registry import CORRUPTIONS
 
-VERSION = 1
+VERSION = 2  # 2: consecutive frames share a scene_token (several frames per scene, as DriveBench)
 DEFAULT_CORRUPTIONS: tuple[str, ...] = ("fog", "low_light", "motion_blur", "bit_error", "frame_lost", "zoom_blur")
 MANIFEST = "manifest.json"
+#: Consecutive drawn scenes (each one key frame with its ~8 questions) that share a scene token,
+#: like DriveBench's several key frames per nuScenes scene; reports resample by these clusters.
+FRAMES_PER_SCENE = 4
 TRAIN_FILE = "train.json"
 
 
@@ -112,10 +115,11 @@ def _save(image: Image.Image, path: Path) -> None:
     image.save(path, compress_level=1)
 
 
-def _eval_item(config: SynthConfig, scene: Scene, q: Question, images: dict[str, str]) -> dict:
+def _eval_item(config: SynthConfig, index: int, scene: Scene, q: Question, images: dict[str, str]) -> dict:
+    """One DriveBench-format item; ``index`` is the frame's number in the split (its scene is index // 4)."""
     return {
         "id": f"{scene.id}:{q.template}",
-        "scene_token": _token("scene", config.seed, scene.id),
+        "scene_token": _token("scene", config.seed, "eval", index // FRAMES_PER_SCENE),
         "frame_token": _token("frame", config.seed, scene.id),
         "question_type": q.question_type,
         "question": q.question,
@@ -156,7 +160,7 @@ def _split(config: SynthConfig, split: str, count: int, root: Path, on_scene) ->
             rel = f"images/{split if split == 'train' else 'eval/clean'}/{scene.id}/{camera}.png"
             _save(render(scene, camera, config.image_size), root / rel)
             images[camera] = rel
-        items.extend(on_scene(scene, qs[: count - len(items)], images))
+        items.extend(on_scene(index, scene, qs[: count - len(items)], images))
         index += 1
     return items
 
@@ -180,9 +184,9 @@ def _corrupted(config: SynthConfig, items: list[dict], root: Path, name: str) ->
 def write_benchmark(root: Path, config: SynthConfig) -> dict:
     """Generate every file of the benchmark into ``root`` (an empty folder); returns the manifest."""
     train = _split(config, "train", config.train, root,
-                   lambda scene, qs, images: [_train_item(scene, q, images) for q in qs])
+                   lambda index, scene, qs, images: [_train_item(scene, q, images) for q in qs])
     clean = _split(config, "eval", config.eval, root,
-                   lambda scene, qs, images: [_eval_item(config, scene, q, images) for q in qs])
+                   lambda index, scene, qs, images: [_eval_item(config, index, scene, q, images) for q in qs])
     black = "images/black.png"
     _save(Image.new("RGB", (config.image_size, config.image_size)), root / black)
     settings = {"clean": clean,
@@ -199,6 +203,7 @@ def write_benchmark(root: Path, config: SynthConfig) -> dict:
         "templates": list(TEMPLATES), "digest": config.digest(),
         "files": {"train": TRAIN_FILE, "settings": {name: setting_file(name) for name in settings}},
         "counts": {"train": len(train), "eval": len(clean),
+                   "eval_frames": len({it["frame_token"] for it in clean}),
                    "eval_scenes": len({it["scene_token"] for it in clean})},
     }
     write_json(root / MANIFEST, manifest)
