@@ -76,8 +76,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"{'seeds per method':>16}  {'minimum detectable effect':>25}")
     for n in seeds:
         print(f"{n:>16}  {v.mde(n, n_items, args.alpha, args.power):>25.3f}")
-    print("(two methods, n seeds each, tested by the report's hierarchical bootstrap over seeds, then clusters; "
-          "a method-by-item effect would add a term more seeds do not remove)")
+    print("(a claim about two methods, n seeds each: the standard error the report's hierarchical bootstrap "
+          "(seeds, then clusters) reads; with one seed a table tests the two runs, and its caption states that "
+          "test's own minimum detectable effect; a method-by-item effect would add a term more seeds do not remove)")
     if args.effect is not None:
         if args.effect == 0:
             raise HarnessError("--effect must not be 0")

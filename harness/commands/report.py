@@ -30,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument("--cluster", default="frame_token", choices=("frame_token", "scene_token", "item"),
+                        help="what the bootstrap resamples: DriveBench frames (default), scenes, or single items")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
 
 
@@ -51,7 +53,8 @@ def main(args: argparse.Namespace) -> int:
         from harness.report.spec import DEFAULT_ROWS
 
         table["rows"] = DEFAULT_ROWS.get(args.kind)
-    options = StatsOptions(alpha=args.alpha, correction=args.correction, n_resamples=args.resamples, seed=args.seed)
+    options = StatsOptions(alpha=args.alpha, correction=args.correction, n_resamples=args.resamples, seed=args.seed,
+                           cluster=args.cluster)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         written = report(args.source, baseline=args.baseline, formats=args.format, out=args.out,

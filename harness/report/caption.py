@@ -109,7 +109,8 @@ def mde_sentence(table) -> str:
 
 def _significance(table) -> str:
     if table.baseline is None:
-        return "No baseline was named, so no difference was tested; the intervals are per system."
+        return ("No baseline was named, so no difference was tested and no minimum detectable effect can be "
+                "stated; the intervals are per system.")
     settings = _rows_are_settings(table)
     if table.n_comparisons == 0:
         if settings:

@@ -21,7 +21,7 @@ def test_report_from_an_ablation_file_writes_every_format(study, tmp_path, capsy
     assert code == 0, err
     for suffix in ("md", "tex", "html", "csv"):
         assert (out_dir / f"table3_combiners.{suffix}").stat().st_size > 0
-    for name in ("capabilities", "objective_history"):
+    for name in ("forest", "capabilities", "objective_history"):
         assert (out_dir / "figures" / f"{name}.png").exists() and (out_dir / "figures" / f"{name}.pdf").exists()
     assert "sum (baseline)" in out and "Holm–Bonferroni" in out and "wrote md" in out
     html = (out_dir / "table3_combiners.html").read_text()
@@ -35,7 +35,17 @@ def test_report_from_a_runs_folder_with_baseline_and_bh(study, tmp_path, capsys)
     assert code == 0, err
     frame = pd.read_csv(tmp_path / "o" / "runs.csv")
     assert set(frame["baseline"]) == {"pcgrad"} and set(frame["correction"]) == {"bh"}
+    assert set(frame["unit"]) == {"frame_token"}
     assert not (tmp_path / "o" / "figures").exists()
+
+
+def test_report_resamples_scenes_or_items_on_request(study, tmp_path, capsys):
+    _, results = study
+    for unit, words in (("scene_token", "Resampling unit: scenes (scene_token"), ("item", "Resampling unit: items")):
+        code, out, err = run(capsys, str(results / "runs"), "--baseline", "sum", "--cluster", unit, "--format", "csv",
+                             "--out", str(tmp_path / unit), "--resamples", "500", "--no-figures")
+        assert code == 0, err
+        assert words in out and set(pd.read_csv(tmp_path / unit / "runs.csv")["unit"]) == {unit}
 
 
 def test_user_errors_are_one_line_with_exit_2(study, tmp_path, capsys):
