@@ -77,6 +77,9 @@ def caption(table) -> str:
     if scored and 0 < fewest < SMALL_SAMPLE:
         parts.append(f"With fewer than {SMALL_SAMPLE} items in a capability the bootstrap intervals are too narrow "
                      "and the tests unreliable; read these numbers as a smoke test.")
+    elif scored and table.unit != "item" and 0 < table.n_clusters < SMALL_SAMPLE:
+        parts.append(f"With fewer than {SMALL_SAMPLE} {UNIT_WORDS[table.unit]} to resample the bootstrap intervals "
+                     "are too narrow and the tests unreliable; read these numbers as a smoke test.")
     if scored or any(m in ACCURACY_METRICS for m in table.metrics):
         parts.append(unit_sentence(table))
     parts.append(_significance(table))

@@ -335,3 +335,15 @@ def test_two_runs_with_one_seed_are_noted(tmp_path, items):
     table = table_of(tmp_path, TableSpec(name="t", rows="recipe_name", baseline="sum"))
     assert table.seeds[("agp", "")] == 2
     assert any("several runs with seed 0" in note for note in table.notes)
+
+
+def test_fewer_than_twenty_frames_make_a_smoke_test(tmp_path):
+    from tests.report.fakes import item_table
+
+    items = item_table(30)  # 30 items per capability but only 15 frames
+    base = base_scores(items)
+    for variant, shift in (("sum", 0), ("agp", 5)):
+        write_run(tmp_path, variant, np.clip(base + shift, 0, 100), items, variant=variant, study="s")
+    table = table_of(tmp_path)
+    assert table.n_clusters == 15
+    assert "With fewer than 20 frames to resample the bootstrap intervals are too narrow" in table.caption
