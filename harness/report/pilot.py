@@ -43,7 +43,8 @@ def variability(collected: Collected, *, metric: str = "avg", setting: str = "cl
                 unit: str = "frame_token") -> Variability:
     """Seed and cluster variability of ``metric`` in ``setting`` from pilot runs.
 
-    Runs with the same recipe hash are seeds of one configuration. At least one
+    Runs with the same configuration hash (run.json ``config_hash``; seeds share it) are
+    seeds of one configuration. At least one
     configuration needs two seeds; otherwise there is nothing to tell seed noise from.
     """
     if metric not in PILOT_METRICS:
@@ -62,7 +63,7 @@ def variability(collected: Collected, *, metric: str = "avg", setting: str = "cl
     labels, why = cluster_labels(frame, unit)
     clusters = None if labels is None else np.array([labels[i] for i in matrix.columns], dtype=object)
     configs: dict[str, list[str]] = {}
-    for run_id, config in zip(collected.runs["run_id"], collected.runs["recipe_hash"].fillna(collected.runs["run_id"])):
+    for run_id, config in zip(collected.runs["run_id"], collected.runs["config_hash"].fillna(collected.runs["run_id"])):
         if run_id in matrix.index:
             configs.setdefault(str(config), []).append(run_id)
     means, pair_sds = [], []
