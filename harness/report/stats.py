@@ -5,12 +5,14 @@ every comparison is paired by item:
 
 - judge scores (0-100, per item) → :func:`paired_bootstrap` over items of the
   per-item differences;
-- MCQ correctness (0/1, per item) → :func:`mcnemar_exact` on the discordant pairs;
+- MCQ correctness (0/1, per item) → :func:`mcnemar_exact` on the discordant pairs
+  when pairs are independent (with clusters, the cluster bootstrap of the accuracy
+  difference instead: McNemar cannot see that a frame's answers move together);
 - systems run with several seeds → :func:`hierarchical_bootstrap`: resample seeds,
   then items within, so both sources of variation enter the interval;
 - items that come in clusters (DriveBench: about seven questions per key frame,
   several frames per scene) → pass ``clusters=labels`` to any bootstrap here: whole
-  clusters are resampled (each keeps its items together), seeds above them.
+  clusters are resampled (each keeps its items together), seeds above them;
 - a table makes many comparisons at once → :func:`holm` (default) or
   :func:`benjamini_hochberg` over every comparison in the table.
 
