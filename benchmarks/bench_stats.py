@@ -4,7 +4,8 @@ The table path resamples items as a COUNT matrix and gets every system's bootstr
 means from one matrix product (harness.report.stats). The plain reference draws
 index vectors and averages per resample in a Python loop; it is timed on a smaller
 size (fewer resamples) and the ratio is per resample, in the same run. Also timed:
-the hierarchical bootstrap (3 seeds per system) and the whole-table corrections.
+the hierarchical bootstrap (3 seeds per system), the whole-table corrections, and a
+whole table resampling frames against one resampling items (interleaved repeats).
 
 Run: .venv/bin/python benchmarks/bench_stats.py [--systems 20] [--items 1500] [--resamples 10000]
 """
@@ -36,8 +37,9 @@ def plain_loop(a: np.ndarray, b: np.ndarray, n_resamples: int, seed: int) -> np.
     return out
 
 
-def table_seconds(args) -> float:
-    """Build a Table-3-style table from synthesised run directories (I/O, pandas and statistics together)."""
+def table_seconds(args) -> dict[str, list[float]]:
+    """Build a Table-3-style table from synthesised run directories (pandas and statistics together),
+    resampling frames (the default) and items, interleaved ``args.repeats`` times; seconds per build."""
     import tempfile
 
     from harness.report.collect import collect
@@ -45,17 +47,22 @@ def table_seconds(args) -> float:
     from harness.report.tables import build_table
     from tests.report.fakes import base_scores, item_table, write_run
 
+    times: dict[str, list[float]] = {"frame_token": [], "item": []}
     with tempfile.TemporaryDirectory() as tmp:
-        items = item_table(args.items // 3)
+        items = item_table(args.items // 3)  # 6 questions per frame
         base = base_scores(items)
         rng = np.random.default_rng(1)
         for k in range(args.systems):
             write_run(Path(tmp), f"system{k:02d}", np.clip(base + rng.normal(0, 10, len(items)), 0, 100), items,
                       variant=f"v{k:02d}", study="bench")
-        start = time.perf_counter()
-        build_table(collect(tmp), TableSpec(name="bench", baseline="v00"), options=StatsOptions(n_resamples=args.resamples))
-        return time.perf_counter() - start
-
+        collected = collect(tmp)
+        for _ in range(args.repeats):
+            for unit in times:
+                start = time.perf_counter()
+                build_table(collected, TableSpec(name="bench", baseline="v00"),
+                            options=StatsOptions(n_resamples=args.resamples, cluster=unit))
+                times[unit].append(time.perf_counter() - start)
+    return times
 
 
 def main() -> None:
@@ -92,7 +99,12 @@ def main() -> None:
     print(f"hierarchical bootstrap, {args.systems} systems + baseline x 3 seeds x {args.items} items x "
           f"{args.resamples} resamples: {hier:.2f} s")
     if args.table:
-        print(f"whole table (collect + build) from {args.systems} run directories: {table_seconds(args):.2f} s")
+        times = table_seconds(args)
+        ratios = [f / i for f, i in zip(times["frame_token"], times["item"])]
+        print(f"whole table (build, collected once) from {args.systems} run directories: frames "
+              f"{np.median(times['frame_token']):.2f} s, items {np.median(times['item']):.2f} s (medians of "
+              f"{args.repeats}, interleaved); frames/items {np.median(ratios):.2f} "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
     print(f"Holm + Benjamini-Hochberg over {p.size} p-values: {1e3 * corr:.3f} ms")
 
 
