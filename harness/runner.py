@@ -21,6 +21,8 @@ import torch
 from tabulate import tabulate
 
 from harness.combine.reweighted import Reweighted
+from harness.data import contamination
+from harness.data.selection import by_capability
 from harness.errors import HarnessError
 from harness.models import load_model
 from harness.models.base import quiet_progress
@@ -49,6 +51,28 @@ class Prepared:
     targets: TeacherCache
     combiner: Any
     generator: torch.Generator
+    eval_overlap: dict | None = None  # the contamination guard's report (run.json)
+
+
+def training_samples(recipe: LoadedRecipe) -> list:
+    """The run's training samples: ``data.train`` built, filtered by ``capabilities``, non-empty."""
+    spec = recipe.spec
+    if spec.data.train is None:
+        raise HarnessError(f"{recipe.source or recipe.name}: data.train: a run needs training data")
+    samples = list(DATASETS.build(spec.data.train, field="data.train", file=recipe.source).train_samples())
+    if not samples:
+        raise HarnessError(f"{recipe.source or recipe.name}: data.train: the dataset has no training samples")
+    return by_capability(samples, spec.data.train.capabilities)
+
+
+def eval_overlap(recipe: LoadedRecipe, samples: list) -> dict | None:
+    """The contamination guard (harness.data.contamination) against the run's evaluation data."""
+    spec = recipe.spec
+    if spec.data.eval is None or not spec.eval.enabled:
+        return None
+    items = DATASETS.build(spec.data.eval, field="data.eval", file=recipe.source).eval_items("clean")
+    eval_file = str(spec.data.eval.options.get("path") or spec.data.eval.name)
+    return contamination.guard(samples, items, eval_file=eval_file, allow=spec.data.allow_eval_overlap)
 
 
 def _fine_tuned(recipe: LoadedRecipe, field: str, mspec, loaded, samples: list, sft_data: dict[str, list],
@@ -93,7 +117,7 @@ def fine_tune_models(recipe: LoadedRecipe, *, progress: bool = True,
     if any(m.sft.data is None for m in tuned.values()):
         if spec.data.train is None:
             raise HarnessError(f"{recipe.source or recipe.name}: data.train: sft without sft.data needs training data")
-        samples = list(DATASETS.build(spec.data.train, field="data.train", file=recipe.source).train_samples())
+        samples = training_samples(recipe)
     sft_data: dict[str, list] = {}
     folders: dict[str, Path] = {}
     for field, mspec in tuned.items():
@@ -108,11 +132,8 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
     """Load models and data, fine-tune tiny teachers, resolve objectives, fill the teacher cache."""
     spec = recipe.spec
     seed_everything(spec.seed)
-    if spec.data.train is None:
-        raise HarnessError(f"{recipe.source or recipe.name}: data.train: a run needs training data")
-    samples = list(DATASETS.build(spec.data.train, field="data.train", file=recipe.source).train_samples())
-    if not samples:
-        raise HarnessError(f"{recipe.source or recipe.name}: data.train: the dataset has no training samples")
+    samples = training_samples(recipe)
+    overlap = eval_overlap(recipe, samples)
     sft_data: dict[str, list] = {}
     student = load_model(spec.student)
     if spec.student.sft is not None:
@@ -149,7 +170,7 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
         proportions = {name: obj.weight for name, obj in spec.objectives.items()}
         combiner = Reweighted(combiner, reweighting, proportions)
     generator = seed_everything(spec.seed)  # SFT consumed randomness; the run starts from the recipe's seed
-    return Prepared(recipe, student, teachers, samples, objectives, targets, combiner, generator)
+    return Prepared(recipe, student, teachers, samples, objectives, targets, combiner, generator, overlap)
 
 
 def save_student(loaded, folder: Path) -> Path:
@@ -246,6 +267,9 @@ def run_recipe(
             summary: dict[str, Any] = {
                 "steps": result.steps,
                 "skipped_steps": result.skipped_steps,
+                "skipped_micro_batches": result.skipped_micro_batches,
+                "train_samples": len(prepared.samples),
+                "eval_overlap": prepared.eval_overlap,
                 "train_seconds": round(result.seconds, 3),
                 "teacher_forward_seconds": round(prepared.targets.teacher_seconds, 3),
                 "final_losses": result.last_losses,

@@ -131,6 +131,7 @@ class CombinedBackward:
         combine_per: Literal["micro_batch", "step"] = "micro_batch",
         per_objective: bool | None = None,
         bucket_elements: int = 1 << 24,
+        atomic: bool = False,
     ):
         if combine_per not in ("micro_batch", "step"):
             raise ValueError(f"combine_per must be 'micro_batch' or 'step', got {combine_per!r}")
@@ -142,29 +143,41 @@ class CombinedBackward:
         if not self.per_objective and combiner.needs_gramian:
             raise ValueError(f"combiner '{combiner.name}' needs per-objective gradients")
         self.bucket_elements = bucket_elements
+        self.atomic = atomic  # never leave .grad half written by a failed backward (costs one gradient copy)
+        self.writing = False  # True while .grad is being written (a failure then corrupts the step)
         self._pending: Grads | None = None
         self._pending_names: list[str] | None = None
+        self._pending_scales: dict[str, float] | None = None
         self._records: list[StepRecord] = []
 
     # -- the two calls of a training loop ---------------------------------------------
 
-    def backward(self, losses: Mapping[str, Tensor]) -> StepRecord | None:
-        """Add this micro-batch's combined gradient to ``.grad`` (or stash it, with ``combine_per='step'``)."""
+    def backward(self, losses: Mapping[str, Tensor], scales: Mapping[str, float] | None = None) -> StepRecord | None:
+        """Add this micro-batch's combined gradient to ``.grad`` (or stash it, with ``combine_per='step'``).
+
+        ``scales`` (each objective's static weight × mean mixing factor in this
+        micro-batch) reaches a combiner that asks for it (``wants_scales``): an online
+        reweighting that reads the objectives' base gradient norms off the Gramian.
+        """
         names = list(losses)
         if not self.per_objective:
             return self._single_backward(losses)
         grads = per_objective_gradients(losses, self.params)
         if self.combine_per == "micro_batch":
-            return self._combine(names, grads)
-        self._accumulate(names, grads)
+            return self._combine(names, grads, scales)
+        self._accumulate(names, grads, scales)
         return None
 
     def finish(self) -> list[StepRecord]:
-        """Before ``optimizer.step()``: combine what was stashed; returns this step's records."""
+        """Before ``optimizer.step()``: combine what was stashed, end the combiner's step; returns the records."""
         if self._pending is not None:
             names, grads = self._pending_names, self._pending
-            self._pending, self._pending_names = None, None
-            self._combine(names, grads)
+            scales = self._pending_scales
+            self._pending, self._pending_names, self._pending_scales = None, None, None
+            self._combine(names, grads, scales)
+        end_step = getattr(self.combiner, "end_step", None)
+        if end_step is not None and self._records:
+            end_step()
         records, self._records = self._records, []
         return records
 
@@ -175,17 +188,33 @@ class CombinedBackward:
         weights = self.combiner.static_weights(names)
         total = sum(float(w) * loss for w, loss in zip(weights.tolist(), losses.values()))
         if isinstance(total, Tensor) and total.requires_grad:
-            if world_size() > 1:
+            if world_size() > 1 or self.atomic:
                 grads = [list(torch.autograd.grad(total, self.params, allow_unused=True))]
-                self._reduce(grads)
-                add_combination(grads, self.params, torch.ones(1, dtype=torch.float64))
+                if world_size() > 1:
+                    self._reduce(grads)
+                self._add(grads, torch.ones(1, dtype=torch.float64))
             else:
+                self.writing = True
                 total.backward(inputs=self.params)
+                self.writing = False
         record = StepRecord(names, weights, None)
         self._records.append(record)
         return record
 
-    def _accumulate(self, names: list[str], grads: Grads) -> None:
+    def _add(self, grads: Grads, weights: Tensor) -> None:
+        self.writing = True
+        add_combination(grads, self.params, weights)
+        self.writing = False
+
+    def recover(self) -> bool:
+        """After a failed micro-batch: whether ``.grad`` was half written (then the step is lost)."""
+        lost, self.writing = self.writing, False
+        return lost
+
+    def _accumulate(self, names: list[str], grads: Grads, scales: Mapping[str, float] | None = None) -> None:
+        if scales is not None:  # the summed gradient's scale is the sum of the micro-batches' scales
+            held = self._pending_scales or {}
+            self._pending_scales = {k: held.get(k, 0.0) + float(v) for k, v in scales.items()}
         if self._pending is None:
             self._pending, self._pending_names = grads, names
             return
@@ -206,14 +235,17 @@ class CombinedBackward:
                     row[p] = torch.zeros_like(self.params[p])
         all_reduce_mean([g for row in grads for g in row], self.bucket_elements)
 
-    def _combine(self, names: list[str], grads: Grads) -> StepRecord:
+    def _combine(self, names: list[str], grads: Grads, scales: Mapping[str, float] | None = None) -> StepRecord:
         if world_size() > 1:
             self._reduce(grads)
         gram = blockwise_gramian(grads, self.params)
-        weights = self.combiner(gram.cpu(), names, self.generator)
+        if scales is not None and getattr(self.combiner, "wants_scales", False):
+            weights = self.combiner(gram.cpu(), names, self.generator, scales=dict(scales))
+        else:
+            weights = self.combiner(gram.cpu(), names, self.generator)
         device = self.params[0].device if self.params else torch.device("cpu")
         weights = broadcast_from_first(weights, device)
-        add_combination(grads, self.params, weights)
+        self._add(grads, weights)
         record = StepRecord(names, weights, gram.cpu())
         self._records.append(record)
         return record

@@ -45,8 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per generate call (default 8)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="generation length limit (default 64)")
     parser.add_argument("--max-items", type=int, help="evaluate only the first N items of each setting")
-    parser.add_argument("--system-prompt", default="drivebench",
-                        help="drivebench (default), none, or a text file with your own instructions")
+    parser.add_argument("--system-prompt", default="none",
+                        help="none (default: the bare question, as in training), drivebench (our brief), "
+                             "or a text file with your own instructions")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "auto"))
     parser.add_argument("--results", metavar="DIR", help="results root (default: $HARNESS_RESULTS or ./results)")
     parser.add_argument("--force", action="store_true", help="evaluate again into a new directory")

@@ -144,7 +144,7 @@ def training_item(item: EvalItem, *, answer: str | None = None, image_folder: Pa
     if image_folder is not None:
         images = [_relative_to(p, image_folder) for p in images]
     meta = {"tag": item.tag, "kind": item.kind, "drivebench_question_type": item.question_type,
-            "template": template_of(item.question), "setting": item.setting}
+            "template": template_of(item.question), "setting": item.setting, "frame_token": item.frame_token}
     return {
         "id": item.id,
         "messages": [
@@ -166,7 +166,7 @@ def to_train_sample(item: EvalItem) -> TrainSample:
         answer=item.answer,
         capability=item.capability,
         meta={"tag": item.tag, "kind": item.kind, "drivebench_question_type": item.question_type,
-              "template": template_of(item.question), "setting": item.setting},
+              "template": template_of(item.question), "setting": item.setting, "frame_token": item.frame_token},
     )
 
 

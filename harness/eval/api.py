@@ -25,7 +25,7 @@ from harness.recipe.loader import content_hash
 from harness.registry import DATASETS, FAMILIES, JUDGES, did_you_mean
 from harness.rundir import RunDir, atomic_write_json, git_commit, hardware, package_versions
 
-DEFAULT_SYSTEM_PROMPT = "drivebench"
+DEFAULT_SYSTEM_PROMPT = "none"  # training prompts and evaluation prompts agree unless a recipe asks
 
 
 def evaluate_run(recipe, student, run: RunDir, progress: bool = True) -> dict[str, Any]:

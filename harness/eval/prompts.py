@@ -6,9 +6,9 @@ own wording of the same content. It is put at the start of the user turn rather
 than in a system turn, so every family's chat template treats it alike and the
 image placeholders still come first (as in training).
 
-``system_prompt`` options: ``"drivebench"`` (the brief below), ``"none"`` (the bare
-question, as in Drive-KD's training conversations), or a path to a text file
-holding your own brief.
+``system_prompt`` options: ``"none"`` (the default: the bare question, as in Drive-KD's
+training conversations, so a trained student is asked the way it was taught),
+``"drivebench"`` (the brief below), or a path to a text file holding your own brief.
 """
 
 from __future__ import annotations

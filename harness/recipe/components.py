@@ -181,7 +181,8 @@ def resolve(recipe: Recipe, data: dict[str, Any], *, file: str | None) -> tuple[
     for kind, path, spec in component_fields(recipe):
         reg = REGISTRIES[kind]
         options = reg.options(spec, field=".".join(path), file=file, fill=True)
-        _set(data, path, {"name": spec.name, **options})
+        declared = {k: getattr(spec, k) for k in type(spec).model_fields if k != "name"}  # data.train.capabilities
+        _set(data, path, {"name": spec.name, **declared, **options})
         note(kind, spec.name)
         operational += [(*path, key) for key in reg.operational(spec.name) if key in options]
     for mspec in (recipe.student, *recipe.teachers.values()):

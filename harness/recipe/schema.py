@@ -151,11 +151,34 @@ class ObjectiveSpec(Strict):
     )
 
 
+class TrainData(Component):
+    """The training dataset, plus which capabilities of it to train on (any dataset)."""
+
+    capabilities: Optional[list[str]] = Field(
+        None, description="train only on samples of these capabilities (Table 3's single-teacher rows: one)"
+    )
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, value):
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("capabilities: give at least one of " + ", ".join(CAPABILITIES))
+        for cap in value:
+            if cap not in CAPABILITIES:
+                raise ValueError(f"capabilities: '{cap}' is not a capability ({', '.join(CAPABILITIES)})")
+        return list(dict.fromkeys(value))
+
+
 class DataSpec(Strict):
     """Training and evaluation data: registered datasets with their options."""
 
-    train: Optional[Component] = Field(None, description="training dataset (`harness ls datasets`)")
+    train: Optional[TrainData] = Field(None, description="training dataset (`harness ls datasets`)")
     eval: Optional[Component] = Field(None, description="evaluation dataset (DriveBench format)")
+    allow_eval_overlap: bool = Field(
+        False, description="train even on samples whose frame tokens are in the evaluation data (refused by default)"
+    )
 
 
 class TrainSpec(Strict):
@@ -167,16 +190,42 @@ class TrainSpec(Strict):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     batch_size: int = Field(1, ge=1, description="samples per micro-batch")
     grad_accum: int = Field(4, ge=1, description="micro-batches per optimizer step")
-    schedule: Literal["constant", "linear", "cosine"] = Field("linear", description="learning-rate schedule")
+    schedule: Literal["constant", "linear", "cosine"] = Field(
+        "linear", description="learning-rate schedule (Drive-KD's released code runs constant: docs/reproducing.md)"
+    )
     warmup_ratio: float = Field(0.0, ge=0, le=1, description="fraction of steps of linear warm-up")
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision")
+    accum_reduction: Literal["sum", "mean"] = Field(
+        "sum", description="micro-batch losses of a step: summed, or each × 1/grad_accum (mean: the released code)"
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="autocast precision (fp16 is refused: no loss scaler; use bf16 as the released code does)"
+    )
     max_grad_norm: Optional[float] = Field(None, gt=0, description="clip the combined gradient's norm")
     combine_per: Literal["micro_batch", "step"] = Field(
         "micro_batch", description="combine gradients per micro-batch (official) or per optimizer step"
     )
     checkpoint_every: int = Field(0, ge=0, description="optimizer steps between checkpoints (0: only at the end)")
-    nan_policy: Literal["error", "skip"] = Field("error", description="on NaN/Inf in an objective: stop, or skip the step")
+    nan_policy: Literal["error", "skip"] = Field(
+        "error", description="on NaN/Inf in an objective or gradient: stop naming it, or skip the micro-batch (a gradient: the step)"
+    )
+    on_oom: Literal["error", "skip"] = Field(
+        "error", description="on out-of-memory: stop naming the samples, sequence length and step, or skip the micro-batch"
+    )
+    max_skipped: float = Field(
+        0.01, ge=0, le=1, description="stop once more than this fraction of the planned micro-batches was skipped"
+    )
     log_every: int = Field(1, ge=1, description="optimizer steps between metrics.jsonl lines")
+
+
+    @field_validator("precision")
+    @classmethod
+    def _no_unscaled_fp16(cls, value: str) -> str:
+        if value == "fp16":
+            raise ValueError(
+                "fp16 is refused: nothing scales the loss, so small gradients underflow to zero; "
+                "use bf16 (what Drive-KD's code trains in) or fp32"
+            )
+        return value
 
 
 class CacheSpec(Strict):
@@ -196,8 +245,9 @@ class EvalSpec(Strict):
     max_new_tokens: int = Field(64, ge=1, description="generation length limit")
     max_items: Optional[int] = Field(None, ge=1, description="evaluate only the first N items")
     system_prompt: str = Field(
-        "drivebench",
-        description="brief before each question: drivebench (our DriveBench-style brief), none, or a text file",
+        "none",
+        description="brief before each question: none (the bare question, as in training), "
+        "drivebench (our DriveBench-style brief), or a text file",
     )
 
 

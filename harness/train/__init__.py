@@ -3,4 +3,4 @@
 Importing this package registers the online reweightings.
 """
 
-from harness.train import reweighting  # noqa: F401  (registers REWEIGHTINGS)
+from harness.train import drivekd_online, reweighting  # noqa: F401  (register REWEIGHTINGS)

@@ -14,8 +14,12 @@ Distributed (``accelerate launch``): the student is not wrapped in DDP; each ran
 takes every ``world``-th micro-batch and the engine averages per-objective
 gradients across ranks before the Gramian, so all ranks apply the same update.
 
-Non-finite objectives stop the run with an error naming the objective and the
-step, or (``nan_policy: skip``) drop the whole step and count it; never zeroed.
+Failures are never silent (:mod:`harness.train.failures`): an out-of-memory error or
+a non-finite objective stops the run naming the samples, their sequence length and
+the step, or (``on_oom: skip`` / ``nan_policy: skip``) skips that micro-batch alone,
+logged and counted, up to ``max_skipped``. With ``accum_reduction: mean`` each
+micro-batch's losses are multiplied by 1/grad_accum before backward, as Drive-KD's
+released trainer does (it matters for clipping and for reweighting's norms).
 """
 
 from __future__ import annotations
@@ -33,15 +37,11 @@ from tqdm.auto import tqdm
 from harness.combine.gradients import CombinedBackward
 from harness.data.collate import collate_train
 from harness.data.types import TrainSample
-from harness.errors import HarnessError
 from harness.rundir import atomic_write_text
 from harness.train.checkpoint import clean_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint
+from harness.train.failures import NonFiniteObjective, FailurePolicy, free_accelerator_memory, is_out_of_memory, where  # noqa: F401
 from harness.train.schedule import make_scheduler
 from harness.train.seeding import rng_state, set_rng_state
-
-
-class NonFiniteObjective(HarnessError):
-    """An objective became NaN or Inf (the message names it and the step)."""
 
 
 @dataclass
@@ -51,6 +51,7 @@ class TrainResult:
     seconds: float
     last_losses: dict[str, float] = field(default_factory=dict)
     resumed_from: int | None = None
+    skipped_micro_batches: dict[str, int] = field(default_factory=dict)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -91,7 +92,8 @@ class Trainer:
         self.log = log or (run.log if run is not None and rank == 0 else None)
         self.generator = generator
         self.params = [p for p in student.model.parameters() if p.requires_grad] + objectives.extra_parameters()
-        self.engine = CombinedBackward(self.params, combiner, generator=generator, combine_per=train_spec.combine_per)
+        self.engine = CombinedBackward(self.params, combiner, generator=generator, combine_per=train_spec.combine_per,
+                                       atomic=train_spec.on_oom == "skip")
         self.optimizer = torch.optim.AdamW(self.params, lr=train_spec.lr, weight_decay=train_spec.weight_decay)
         self.steps_per_epoch = max(1, math.ceil(self.micro_batches_per_epoch() / train_spec.grad_accum))
         total = self.steps_per_epoch * train_spec.epochs
@@ -100,6 +102,9 @@ class Trainer:
         self.step = 0
         self.skipped = 0
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train_spec.precision)
+        self.failures = FailurePolicy(on_oom=train_spec.on_oom, on_nonfinite=train_spec.nan_policy,
+                                      max_skipped=train_spec.max_skipped,
+                                      planned=self.total_steps * train_spec.grad_accum, log=self.log)
 
     # -- data --------------------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "engine": self.engine.state_dict(),
+            "failures": self.failures.state_dict(),
             "rng": rng_state(),
         }
 
@@ -140,6 +146,7 @@ class Trainer:
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.skipped = int(state.get("skipped", 0))
+        self.failures.load_state_dict(state.get("failures", {}))
 
     def resume(self) -> int | None:
         """Load the newest checkpoint of the run, if any; returns its step."""
@@ -179,34 +186,39 @@ class Trainer:
             if self.spec.checkpoint_every and self.step % self.spec.checkpoint_every == 0 and self.step < self.total_steps:
                 self.checkpoint()
         bar.close()
-        return TrainResult(self.step, self.skipped, time.perf_counter() - start, last, resumed_from)
+        return TrainResult(self.step, self.skipped, time.perf_counter() - start, last, resumed_from,
+                           self.failures.summary())
 
     def optimizer_step(self, group: list[list[TrainSample]], device) -> dict[str, float]:
-        """One optimizer step over a group of micro-batches; returns the mean objective values."""
+        """One optimizer step over a group of micro-batches; returns the mean objective values.
+
+        A micro-batch that runs out of memory or yields a non-finite objective goes to the
+        failure policy (:mod:`harness.train.failures`): the run stops naming it, or it is
+        skipped alone. A step whose micro-batches were all skipped takes no optimizer step
+        (the schedule still advances with the data).
+        """
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
-        skip = False
+        trained = 0
+        scale = 1.0 / self.spec.grad_accum if self.spec.accum_reduction == "mean" else 1.0
         for micro, samples in enumerate(group):
-            batch = collate_train(samples, self.student).to(device)
-            targets = self.targets.for_batch(samples, batch)
-            with torch.autocast(device_type=device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
-                outputs = self.objectives.forward_student(batch)
-                losses = self.objectives.losses(outputs, batch, targets)
-            bad = [name for name, value in losses.items() if not bool(torch.isfinite(value.detach()).all())]
-            if bad:
-                value = float(losses[bad[0]].detach())
-                message = f"objective '{bad[0]}' is {value} at step {self.step + 1} (micro-batch {micro + 1})"
-                if self.spec.nan_policy == "error":
-                    raise NonFiniteObjective(message)
-                skip = True
-                if self.log is not None:
-                    self.log({"step": self.step + 1, "skipped": True, "reason": message})
+            outcome = self.micro_batch(samples, device, micro + 1, scale)
+            if outcome == "lost_step":  # .grad was half written when memory ran out: the step is gone
+                trained = 0
                 break
-            self.engine.backward(losses)
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            if outcome is not None:
+                trained += 1
+                for name, value in outcome.items():
+                    sums[name] = sums.get(name, 0.0) + value
         records = self.engine.finish()
-        if skip:
+        grad_norm = None
+        if trained:
+            grad_norm = self.gradient_norm()
+            if not math.isfinite(grad_norm):
+                self.failures.failed("nonfinite", f"the combined gradient's norm is {grad_norm} at step {self.step + 1}",
+                                     step=self.step + 1, micro_batches=trained)
+                trained = 0
+        if not trained:
             self.optimizer.zero_grad(set_to_none=True)
             self.skipped += 1
             self.step += 1
@@ -214,19 +226,59 @@ class Trainer:
                 warnings.simplefilter("ignore", UserWarning)
                 self.scheduler.step()
             return {}
-        grad_norm = None
-        if self.spec.max_grad_norm:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.spec.max_grad_norm))
         lr = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
-        means = {k: v / max(1, len(group)) for k, v in sums.items()}
+        means = {k: v / trained for k, v in sums.items()}
         if self.log is not None and (self.step % self.spec.log_every == 0 or self.step == self.total_steps):
             record: dict[str, Any] = {"step": self.step, "lr": lr, "loss": means}
-            if grad_norm is not None:
+            if grad_norm is not None and self.spec.max_grad_norm:
                 record["grad_norm"] = grad_norm
+            if trained < len(group):
+                record["skipped_micro_batches"] = len(group) - trained
             if records:
                 record["combine"] = records[-1].diagnostics()
             self.log(record)
         return means
+
+    def micro_batch(self, samples: list[TrainSample], device, micro: int, scale: float):
+        """Forward and backward of one micro-batch: its objective values, None if skipped, or "lost_step"."""
+        seq_len = None
+        try:
+            batch = collate_train(samples, self.student).to(device)
+            seq_len = int(batch.input_ids.shape[1])
+            targets = self.targets.for_batch(samples, batch)
+            with torch.autocast(device_type=device.type, dtype=self.autocast_dtype or torch.float32,
+                                enabled=self.autocast_dtype is not None):
+                outputs = self.objectives.forward_student(batch)
+                losses = self.objectives.losses(outputs, batch, targets)
+            bad = [name for name, value in losses.items() if not bool(torch.isfinite(value.detach()).all())]
+            if bad:
+                value = float(losses[bad[0]].detach())
+                message = (f"objective '{bad[0]}' is {value} at step {self.step + 1} (micro-batch {micro}; "
+                           f"{where(samples, seq_len, self.step + 1, micro)})")
+                self.failures.failed("nonfinite", message, step=self.step + 1)
+                return None
+            values = {name: float(value.detach()) for name, value in losses.items()}
+            if scale != 1.0:
+                losses = {name: value * scale for name, value in losses.items()}
+            self.engine.backward(losses, scales=self.objectives.scales(batch))
+            return values
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            lost = self.engine.recover()  # True when .grad was being written when memory ran out
+            free_accelerator_memory()
+            message = f"out of memory at {where(samples, seq_len, self.step + 1, micro)}"
+            if lost:
+                message += "; the step's gradients were half written, so the whole step is dropped"
+            self.failures.failed("oom", message, step=self.step + 1)
+            return "lost_step" if lost else None
+
+    def gradient_norm(self) -> float:
+        """The combined gradient's norm (after clipping to ``max_grad_norm`` when set); Inf/NaN if non-finite."""
+        if self.spec.max_grad_norm:
+            return float(torch.nn.utils.clip_grad_norm_(self.params, self.spec.max_grad_norm))
+        grads = [p.grad for p in self.params if p.grad is not None]
+        return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0

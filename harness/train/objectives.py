@@ -122,6 +122,21 @@ class ObjectiveSet:
             losses[d.name] = (per_sample * factors).mean() * d.weight
         return losses
 
+    def scales(self, batch) -> dict[str, float]:
+        """Each objective's factor in :meth:`losses`: static weight × the batch's mean mixing factor.
+
+        An online reweighting divides it out of the gradient norms to get the norm of the
+        plain loss's gradient, as Drive-KD's trainer measures it (exact with one sample
+        per micro-batch).
+        """
+        scales: dict[str, float] = {}
+        if self.ce_weight is not None:
+            scales["ce"] = float(self.ce_weight)
+        for d in self.distill:
+            factors = mixing_factors(batch.capability_names, d.capability, self.mixing)
+            scales[d.name] = float(factors.mean()) * d.weight
+        return scales
+
     @staticmethod
     def per_sample_loss(d: DistillObjective, outputs: StudentOutputs, batch, targets: list[torch.Tensor]) -> torch.Tensor:
         """[B] loss of one objective: each sample's mean over its matched layers."""

@@ -16,7 +16,7 @@ composes any reweighting with any combiner). Pure math on K×K tensors.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +36,13 @@ class Reweighting:
 
     version: int = 1  # enters every run's identity
 
-    def update(self, gramian: torch.Tensor, names: Sequence[str], proportions: Sequence[float]) -> torch.Tensor:
+    def update(self, gramian: torch.Tensor, names: Sequence[str], proportions: Sequence[float],
+               scales: Mapping[str, float] | None = None) -> torch.Tensor:
+        """The multipliers for this combination; ``scales`` = each objective's weight × mixing, when known."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def end_step(self) -> None:
+        """Once per optimizer step, before it (a rule that learns per step does so here)."""
 
     @staticmethod
     def apply(gramian: torch.Tensor, multipliers: torch.Tensor) -> torch.Tensor:
@@ -75,8 +80,13 @@ class GradNormReweighting(Reweighting):
             m[i] = torch.clamp(m[i], min=self.min_anchor)
         return m
 
-    def update(self, gramian: torch.Tensor, names: Sequence[str], proportions: Sequence[float]) -> torch.Tensor:
-        """One gradient step on the logits toward the target shares; returns the new multipliers."""
+    def update(self, gramian: torch.Tensor, names: Sequence[str], proportions: Sequence[float],
+               scales=None) -> torch.Tensor:
+        """One gradient step on the logits toward the target shares; returns the new multipliers.
+
+        ``scales`` (each objective's weight × mixing) is not used: this rule matches the
+        shares of the weighted gradients themselves.
+        """
         names = list(names)
         start = _inverse_softplus(1.0)
         a = torch.tensor([self.logits.get(n, start) for n in names], dtype=torch.float64, requires_grad=True)

@@ -27,7 +27,12 @@ MCQ_TABLE = [
     ("A car ahead is turning, so the answer is C.", MOVING, "A", "C"),  # official reads the article
     ("The answer is B.", MOVING, "B", "B"),
     ("Answer: D", MOVING, "D", "D"),
-    ("answer is (b)", MOVING, "B", None),  # strict takes capitals only
+    ("answer is (b)", MOVING, "B", "B"),  # a bracketed lower-case letter commits
+    ("c) Turn right", MOVING, "C", "C"),
+    ("(b)", MOVING, "B", "B"),
+    ("b. Turn left.", MOVING, "B", "B"),
+    ("a car turns right, so the answer is c.", MOVING, "A", "C"),  # the article is not A, "is c." commits
+    ("the answer is a car", MOVING, "A", None),
     ("I choose option C because it turns.", MOVING, "C", "C"),
     ("Option B or option C, hard to say.", MOVING, "B", None),  # two letters by one rule
     ("The object is going ahead.", MOVING, None, "A"),  # text of exactly one option
@@ -45,7 +50,7 @@ MCQ_TABLE = [
     ("Turn left.", NESTED, None, "A"),
     ("C. Stop. Not B.", NESTED, "B", "C"),  # official checks B before C
     ("My answer is C and option C it is.", NESTED, "C", "C"),
-    ("a", MOVING, "A", None),
+    ("a", MOVING, "A", "A"),  # a lone letter is an answer, not an article
     ("Based on the image, B is the most likely.", MOVING, "B", None),
     ("Final: {C. Turn right.}\nObject: a red car\nEnvironment: daytime", MOVING, "A", "C"),  # Drive-KD's format
 ]
@@ -119,3 +124,45 @@ def test_official_finds_nothing_without_a_b_c_d_words(text):
 @given(letters)
 def test_strict_reads_the_option_text_alone(letter):
     assert parse_strict(f"I think: {MOVING[letter].lower()}", MOVING) == letter
+
+
+def _released_mcq(answer: str) -> str | None:
+    """DriveBench's released extractor as its source reads (evaluate/utils.py), re-derived."""
+    answer = answer.strip().lower()
+    for choice, pattern in (("A", r"\b(a|option a)\b"), ("B", r"\b(b|option b)\b"),
+                            ("C", r"\b(c|option c)\b"), ("D", r"\b(d|option d)\b")):
+        if __import__("re").search(pattern, answer):
+            return choice
+    return None  # the released helper returns "", which no answer letter equals
+
+
+def _released_yes_no(answer: str) -> str | None:
+    import re
+
+    answer = answer.strip().lower()
+    if re.search(r"\byes\b", answer):
+        return "yes"
+    return "no" if re.search(r"\bno\b", answer) else None
+
+
+UNICODE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+TRICKY = st.text(alphabet=list("aAbBcCdD İıKſ\u0307\u212a.()ÀÉ-_yesnoYESNO"), max_size=30)
+
+
+@given(st.one_of(UNICODE, TRICKY))
+def test_official_mcq_matches_the_released_extractor_on_any_unicode(text):
+    assert parse_official(text) == _released_mcq(text)
+
+
+@given(st.one_of(UNICODE, TRICKY))
+def test_official_yes_no_matches_the_released_helper_on_any_unicode(text):
+    assert parse_yes_no(text, mode="official") == _released_yes_no(text)
+
+
+def test_official_lower_cases_before_it_searches():
+    # "İ" lower-cases to "i" + a combining dot (not a word character): a boundary appears before "a"
+    assert parse_official("İa") == "A" and parse_official("İa".casefold()) == "A"
+    assert parse_yes_no("No, yes.", mode="official") == "yes"  # it checks yes first
+    assert parse_yes_no("It might be yes, or no.") is None  # strict: both words, no commitment
+    with pytest.raises(ValueError):
+        parse_yes_no("yes", mode="lenient")

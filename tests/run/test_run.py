@@ -110,12 +110,22 @@ def test_nan_objective_stops_the_run_naming_it_and_the_step(tiny_recipe, nan_los
     assert info["status"] == "failed" and "planning" in info["error"]
 
 
-def test_nan_policy_skip_counts_skipped_steps(tiny_recipe, nan_loss):
-    recipe = load_recipe(tiny_recipe("nanskip", steps=2), ["objectives.planning.loss=test_nan", "train.nan_policy=skip"])
+def test_nan_policy_skip_counts_skipped_micro_batches_and_steps(tiny_recipe, nan_loss):
+    recipe = load_recipe(tiny_recipe("nanskip", steps=2), ["objectives.planning.loss=test_nan", "train.nan_policy=skip",
+                                                           "train.max_skipped=1.0"])
     run = run_recipe(recipe, progress=False, evaluate=False)
     summary = run.info()["summary"]
-    assert summary["skipped_steps"] == 2
-    assert sum(1 for r in run.metrics() if r.get("skipped")) == 2
+    assert summary["skipped_steps"] == 2  # every micro-batch of both steps was skipped: no optimizer step
+    assert summary["skipped_micro_batches"]["nonfinite"] == 4
+    skipped = [r for r in run.metrics() if r.get("skipped")]
+    assert len(skipped) == 4 and all("samples [" in r["reason"] and "sequence length" in r["reason"] for r in skipped)
+
+
+def test_skipping_stops_past_max_skipped(tiny_recipe, nan_loss):
+    recipe = load_recipe(tiny_recipe("nanmax", steps=2), ["objectives.planning.loss=test_nan", "train.nan_policy=skip",
+                                                          "train.max_skipped=0.5"])
+    with pytest.raises(HarnessError, match=r"3 of 4 planned micro-batches skipped .* more than train.max_skipped = 0.5"):
+        run_recipe(recipe, progress=False, evaluate=False)
 
 
 def test_finished_run_is_a_noop_and_student_loads_without_the_harness(tiny_recipe, env, capsys):
@@ -164,3 +174,43 @@ def test_rerunning_a_runs_resolved_recipe_reproduces_it_bit_for_bit(tiny_recipe,
     assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "seconds", "elapsed")} for r in rows]
     assert [r["loss"] for r in strip(first.metrics())] == [r["loss"] for r in strip(second.metrics())]
+
+
+class _OutOfMemoryOnce(torch.nn.Module):
+    """MSE that raises torch's out-of-memory error on its first call of the process (test component)."""
+
+    calls = 0
+
+    def forward(self, student, teacher, mask=None):
+        type(self).calls += 1
+        if type(self).calls == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return ((student - teacher) ** 2).mean()
+
+
+@pytest.fixture
+def oom_loss():
+    _OutOfMemoryOnce.calls = 0
+    LOSSES.add("test_oom", _OutOfMemoryOnce)
+    yield
+    LOSSES.unregister("test_oom")
+
+
+def test_out_of_memory_stops_the_run_naming_samples_length_and_step(tiny_recipe, oom_loss, env):
+    recipe = load_recipe(tiny_recipe("oom", steps=2), ["objectives.planning.loss=test_oom"])
+    with pytest.raises(HarnessError, match=r"out of memory at step 1, micro-batch 1, samples \[.+\], sequence length \d+"):
+        run_recipe(recipe, progress=False, evaluate=False)
+    run = next((env / "results" / "runs" / "oom").iterdir())
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+
+
+def test_on_oom_skip_drops_only_that_micro_batch_and_counts_it(tiny_recipe, oom_loss):
+    recipe = load_recipe(tiny_recipe("oomskip", steps=2),
+                         ["objectives.planning.loss=test_oom", "train.on_oom=skip", "train.max_skipped=0.25"])
+    run = run_recipe(recipe, progress=False, evaluate=False)
+    summary = run.info()["summary"]
+    assert summary["skipped_steps"] == 0  # the first step still trained on its second micro-batch
+    assert summary["skipped_micro_batches"]["oom"] == 1
+    records = run.metrics()
+    assert [r["kind"] for r in records if r.get("skipped")] == ["oom"]
+    assert next(r for r in records if r.get("step") == 1 and "loss" in r)["skipped_micro_batches"] == 1

@@ -79,6 +79,51 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
 )}
 
 
+# The official toolkit's own rubrics where it differs from the four above (the ``drivebench``
+# prompt set): it judges open perception questions with a driving-action rubric and has a
+# yes/no rubric for prediction closed items (which its scorer then skips).
+DRIVEBENCH_RUBRICS: dict[str, Rubric] = {r.name: r for r in (
+    RUBRICS["perception_mcq"],
+    _rubric("behavior_mcq", "behaviour multiple choice", "DriveBench",
+            ("correctness", 50, "the chosen option is the right one"),
+            ("behavior_detail", 15, "the ego vehicle's direction and speed are described as in the reference"),
+            ("reasoning", 15, "the explanation justifies the choice from road, traffic and scene cues"),
+            ("context", 10, "the situation around the ego vehicle is taken into account"),
+            ("clarity", 10, "the explanation is clear, concise and grammatical")),
+    _rubric("prediction_yes_no", "prediction yes/no", "DriveBench",
+            ("correctness", 40, "the yes/no answer is the right one"),
+            ("category", 15, "the object's category is identified correctly"),
+            ("appearance", 15, "the object's looks (colour, size, shape) are described correctly"),
+            ("position_motion", 15, "its position, orientation and motion relative to the ego vehicle are right"),
+            ("explanation", 15, "the explanation justifies the answer clearly")),
+    _rubric("perception_open_drivebench", "perception open question", "DriveBench",
+            ("action", 20, "the predicted action (ahead, left, right, …) matches the reference"),
+            ("motion", 20, "the predicted motion (speeding up, slowing down, …) matches the reference"),
+            ("driving_context", 15, "the answer fits the driving situation the reference implies"),
+            ("situational_awareness", 15, "the traffic participants and obstacles that matter are noticed"),
+            ("conciseness", 20, "the answer is short, clear and focused"),
+            ("grammar", 10, "the answer is grammatical and reads well")),
+    RUBRICS["prediction_open"],
+    RUBRICS["planning_open"],
+)}
+
+
+def drivebench_rubric_for(item: EvalItem) -> Rubric:
+    """The rubric the official toolkit applies (ours, ``general_open``, for the corruption files' extra tags)."""
+    if item.question_type == "perception":
+        if item.kind == "mcq":
+            return DRIVEBENCH_RUBRICS["perception_mcq"]
+        if item.tag == 2:
+            return DRIVEBENCH_RUBRICS["perception_open_drivebench"]
+    if item.question_type == "behavior" and item.kind == "mcq":
+        return DRIVEBENCH_RUBRICS["behavior_mcq"]
+    if item.question_type == "prediction":
+        return DRIVEBENCH_RUBRICS["prediction_yes_no" if item.kind == "yes_no" else "prediction_open"]
+    if item.question_type == "planning" and item.tag == 1:
+        return DRIVEBENCH_RUBRICS["planning_open"]
+    return RUBRICS["general_open"]
+
+
 def rubric_for(item: EvalItem) -> Rubric:
     """The rubric DriveBench (or the harness, where DriveBench has none) applies to an item."""
     if item.kind == "mcq" and item.question_type == "perception":

@@ -28,8 +28,10 @@ from urllib.parse import urlparse
 from harness.data.types import EvalItem
 from harness.eval.judges.base import Judge, JudgeError, JudgeScore
 from harness.eval.judges.cache import VerdictCache, verdict_key
-from harness.eval.judges.criteria import rubric_for
-from harness.eval.judges.prompts import SYSTEM, build_prompt, load_template, parse_verdict
+from harness.eval.judges.criteria import drivebench_rubric_for, rubric_for
+from harness.eval.judges.descriptions import VisualDescriptions
+from harness.eval.judges.prompts import (PROMPT_SETS, SYSTEM, build_prompt, drivebench_prompt, load_template,
+                                         parse_verdict)
 from harness.paths import cache_dir
 from harness.registry import JUDGES
 
@@ -52,12 +54,19 @@ class HttpJudge(Judge):
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
                  template: Optional[str] = None, temperature: float = 0.0, max_tokens: int = 400,
                  timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, concurrency: int = 4,
-                 cache: Optional[str] = None, use_cache: bool = True):
+                 cache: Optional[str] = None, use_cache: bool = True, prompts: str = "harness",
+                 descriptions: Optional[str] = None):
         parsed = urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise JudgeError(f"judge 'http': base_url '{base_url}' is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise JudgeError("judge 'http': concurrency must be ≥ 1, max_retries ≥ 0 and timeout > 0")
+        if prompts not in PROMPT_SETS:
+            raise JudgeError(f"judge 'http': prompts '{prompts}' is not a prompt set ({', '.join(PROMPT_SETS)})")
+        if prompts == "drivebench" and template is not None:
+            raise JudgeError("judge 'http': a template replaces the harness prompt set; give either template or prompts: drivebench")
+        self.prompts = prompts
+        self.descriptions = VisualDescriptions(descriptions) if descriptions else None
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
@@ -70,6 +79,7 @@ class HttpJudge(Judge):
         self.concurrency = concurrency
         self.custom_template = template is not None
         suffix = "#" + hashlib.sha256(self.template.encode()).hexdigest()[:8] if self.custom_template else ""
+        suffix += "+drivebench" if prompts == "drivebench" else ""
         self.judge_id = f"http:{model}@{parsed.netloc}{suffix}"
         self.cache = None
         if use_cache:
@@ -81,7 +91,8 @@ class HttpJudge(Judge):
     def _post(self, prompt: str) -> str:
         body = json.dumps({
             "model": self.model,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+            "messages": ([] if self.prompts == "drivebench" else [{"role": "system", "content": SYSTEM}])
+            + [{"role": "user", "content": prompt}],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }).encode("utf-8")
@@ -108,7 +119,7 @@ class HttpJudge(Judge):
             raise _Retryable("malformed reply (not a chat completion)") from None
 
     def _ask(self, item: EvalItem, prompt: str) -> JudgeScore:
-        rubric = rubric_for(item)
+        rubric = drivebench_rubric_for(item) if self.prompts == "drivebench" else rubric_for(item)
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -120,7 +131,7 @@ class HttpJudge(Judge):
             except _Retryable as exc:
                 last = str(exc)
                 continue
-            verdict = parse_verdict(reply, rubric)
+            verdict = parse_verdict(reply, rubric, pick="first" if self.prompts == "drivebench" else "last")
             if verdict is None:
                 last = "malformed reply (no 'Total Score: N' within the rubric's range)"
                 continue
@@ -130,6 +141,13 @@ class HttpJudge(Judge):
             return JudgeScore(total, criteria, self.judge_id)
         return JudgeScore(None, {}, self.judge_id, error=f"{last} after {self.max_retries + 1} attempts")
 
+    def prompt(self, item: EvalItem, prediction: str) -> str:
+        """The prompt of ``item`` in this judge's prompt set, with the object's description if known."""
+        desc = self.descriptions.for_item(item) if self.descriptions is not None else None
+        if self.prompts == "drivebench":
+            return drivebench_prompt(item, prediction, desc)
+        return build_prompt(self.template, item, prediction, desc)
+
     # -- the judge interface ---------------------------------------------------------
     def score(self, item: EvalItem, prediction: str) -> JudgeScore:
         return self.score_many([item], [prediction])[0]
@@ -137,7 +155,7 @@ class HttpJudge(Judge):
     def score_many(self, items: Sequence[EvalItem], predictions: Sequence[str]) -> list[JudgeScore]:
         if len(items) != len(predictions):
             raise ValueError("score_many: items and predictions differ in length")
-        prompts = [build_prompt(self.template, item, pred) for item, pred in zip(items, predictions)]
+        prompts = [self.prompt(item, pred) for item, pred in zip(items, predictions)]
         results: list[JudgeScore | None] = [None] * len(items)
         todo = []
         for i, prompt in enumerate(prompts):
@@ -157,4 +175,5 @@ def describe(judge: HttpJudge) -> dict:
     """What a run records about the judge (never the key itself)."""
     return {"judge_id": judge.judge_id, "base_url": judge.base_url, "model": judge.model,
             "api_key_env": judge.api_key_env, "cache": str(judge.cache.path) if judge.cache else None,
-            "template": "custom" if judge.custom_template else "default"}
+            "template": "custom" if judge.custom_template else "default", "prompts": judge.prompts,
+            "descriptions": str(judge.descriptions.path) if judge.descriptions else None}
