@@ -18,5 +18,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("harness.commands.validate", "check recipes without running them", "the foundation issue"),
     "zoo": ("harness.commands.zoo", "build or list the tiny offline model zoo", "the models issue"),
     "data": ("harness.commands.data", "build synthetic data, convert and inspect DriveBench files", "the data issue"),
+    "convert": ("harness.commands.convert", "convert an original remote-code InternVL3 checkpoint to the -hf layout", "the fidelity issue"),
     "demo": ("harness.commands.demo", "the mini Drive-KD paper on the tiny zoo and synthetic data (what `make demo` runs)", "the demo issue"),
 }

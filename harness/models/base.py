@@ -221,6 +221,8 @@ class FamilyAdapter:
     def _from_folder(self, where: str, source: ModelSource, dtype, attn: str, *, local: bool) -> LoadedVLM:
         """The one from_pretrained path shared by hub ids, local folders and the zoo."""
         kwargs = {"trust_remote_code": source.trust_remote_code}
+        if local:
+            self.check_folder(where)
         try:
             with quiet_progress():
                 processor = self.processor_class.from_pretrained(where, **kwargs)
@@ -256,6 +258,9 @@ class FamilyAdapter:
                          image_side=self.image_side_of(config, processor), source=source)
 
     # -- family hooks (subclasses implement) ----------------------------------------
+    def check_folder(self, folder: str) -> None:
+        """Refuse (ModelLoadError) a local folder this family recognises but cannot load as is."""
+
     def build_config(self, scale: Scale, processor):  # pragma: no cover - abstract
         """The transformers config for ``scale`` with special-token ids from ``processor``."""
         raise NotImplementedError

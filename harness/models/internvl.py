@@ -85,6 +85,13 @@ class InternVL3Adapter(FamilyAdapter):
     model_class = LazyClass("transformers:InternVLForConditionalGeneration")
     processor_class = LazyClass("harness.models.processors:ImageOnlyInternVLProcessor")
 
+    def check_folder(self, folder: str) -> None:
+        from harness.models.base import ModelLoadError
+        from harness.models.convert_internvl import is_remote_code_internvl, refusal
+
+        if is_remote_code_internvl(folder):
+            raise ModelLoadError(refusal(folder))
+
     def offline_processor(self, *, scale: Scale):
         from transformers import GotOcr2ImageProcessorPil
 

@@ -152,8 +152,9 @@ def test_finished_run_is_a_noop_and_student_loads_without_the_harness(tiny_recip
     assert "InternVL" in proc.stdout
 
 
-@pytest.mark.parametrize("overrides", [["reweighting=gradnorm"], ["train.precision=bf16"], ["train.combine_per=step"]],
-                         ids=["gradnorm", "bf16", "combine_per_step"])
+@pytest.mark.parametrize("overrides", [["reweighting=gradnorm"], ["reweighting=drivekd_online"], ["train.precision=bf16"],
+                                       ["train.combine_per=step"], ["train.accum_reduction=mean"]],
+                         ids=["gradnorm", "drivekd_online", "bf16", "combine_per_step", "accum_mean"])
 def test_options_run_to_the_end(tiny_recipe, overrides):
     run = run_recipe(load_recipe(tiny_recipe("opt_" + overrides[0].split("=")[1], steps=2), overrides),
                      progress=False, evaluate=False)
@@ -214,3 +215,15 @@ def test_on_oom_skip_drops_only_that_micro_batch_and_counts_it(tiny_recipe, oom_
     records = run.metrics()
     assert [r["kind"] for r in records if r.get("skipped")] == ["oom"]
     assert next(r for r in records if r.get("step") == 1 and "loss" in r)["skipped_micro_batches"] == 1
+
+
+def test_drivekd_online_learns_once_per_step_and_its_state_is_in_checkpoints(tiny_recipe):
+    from harness.train.checkpoint import latest_checkpoint, load_checkpoint
+
+    recipe = load_recipe(tiny_recipe("dkd_online", steps=3), ["reweighting=drivekd_online", "train.accum_reduction=mean"])
+    run = run_recipe(recipe, progress=False, evaluate=False)
+    state = load_checkpoint(latest_checkpoint(run.path))  # written after step 2 (none after the last step)
+    reweighting = state["engine"]["combiner"]["reweighting"]
+    assert state["step"] == 2 and reweighting["updates"] == 2
+    assert reweighting["names"] == ["ce", "perception", "reasoning", "planning"]
+    assert "state" in reweighting["optimizer"] and reweighting["norm_counts"].sum() == 0  # the step's norms were used
