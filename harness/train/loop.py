@@ -37,9 +37,10 @@ from tqdm.auto import tqdm
 from harness.combine.gradients import CombinedBackward
 from harness.data.collate import collate_train
 from harness.data.types import TrainSample
+from harness.errors import HarnessError
 from harness.rundir import atomic_write_text
 from harness.train.checkpoint import clean_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint
-from harness.train.failures import NonFiniteObjective, FailurePolicy, free_accelerator_memory, is_out_of_memory, where  # noqa: F401
+from harness.train.failures import FailurePolicy, free_accelerator_memory, is_out_of_memory, where
 from harness.train.schedule import make_scheduler
 from harness.train.seeding import rng_state, set_rng_state
 
@@ -102,6 +103,9 @@ class Trainer:
         self.step = 0
         self.skipped = 0
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train_spec.precision)
+        if world > 1 and "skip" in (train_spec.on_oom, train_spec.nan_policy):
+            # a rank that skips a micro-batch leaves the others waiting in the gradient all-reduce
+            raise HarnessError("train.on_oom / train.nan_policy: skip works in one process only; use error with several")
         self.failures = FailurePolicy(on_oom=train_spec.on_oom, on_nonfinite=train_spec.nan_policy,
                                       max_skipped=train_spec.max_skipped,
                                       planned=self.total_steps * train_spec.grad_accum, log=self.log)
@@ -256,8 +260,7 @@ class Trainer:
             bad = [name for name, value in losses.items() if not bool(torch.isfinite(value.detach()).all())]
             if bad:
                 value = float(losses[bad[0]].detach())
-                message = (f"objective '{bad[0]}' is {value} at step {self.step + 1} (micro-batch {micro}; "
-                           f"{where(samples, seq_len, self.step + 1, micro)})")
+                message = f"objective '{bad[0]}' is {value} at {where(samples, seq_len, self.step + 1, micro)}"
                 self.failures.failed("nonfinite", message, step=self.step + 1)
                 return None
             values = {name: float(value.detach()) for name, value in losses.items()}

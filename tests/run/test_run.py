@@ -227,3 +227,27 @@ def test_drivekd_online_learns_once_per_step_and_its_state_is_in_checkpoints(tin
     assert state["step"] == 2 and reweighting["updates"] == 2
     assert reweighting["names"] == ["ce", "perception", "reasoning", "planning"]
     assert "state" in reweighting["optimizer"] and reweighting["norm_counts"].sum() == 0  # the step's norms were used
+
+
+class _NaNGradient(torch.nn.Module):
+    """A finite loss (0) whose gradient is NaN: d sqrt(u)/du is inf at 0, times du/dx = 0 (test component)."""
+
+    def forward(self, student, teacher, mask=None):
+        return (student * 0).sum().sqrt()
+
+
+@pytest.fixture
+def nan_gradient():
+    LOSSES.add("test_nan_grad", _NaNGradient)
+    yield
+    LOSSES.unregister("test_nan_grad")
+
+
+def test_a_non_finite_gradient_stops_or_drops_its_step(tiny_recipe, nan_gradient):
+    recipe = load_recipe(tiny_recipe("nangrad", steps=2), ["objectives.planning.loss=test_nan_grad"])
+    with pytest.raises(HarnessError, match=r"combined gradient's norm is nan at step 1"):
+        run_recipe(recipe, progress=False, evaluate=False)
+    skip = load_recipe(tiny_recipe("nangradskip", steps=2), ["objectives.planning.loss=test_nan_grad",
+                                                             "train.nan_policy=skip", "train.max_skipped=1.0"])
+    summary = run_recipe(skip, progress=False, evaluate=False).info()["summary"]
+    assert summary["skipped_steps"] == 2 and summary["skipped_micro_batches"]["nonfinite"] == 4
