@@ -19,6 +19,19 @@ def test_prompt_carries_the_brief_cameras_and_question(synthetic):
     assert "<id,CAMERA,x,y>" in DRIVEBENCH_BRIEF
 
 
+def test_the_brief_is_off_unless_asked_for():
+    # training conversations carry the bare question; evaluation asks the same way by default
+    from harness.commands.eval import configure
+    from harness.eval.api import DEFAULT_SYSTEM_PROMPT
+    from harness.recipe.schema import EvalSpec
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    assert EvalSpec().system_prompt == DEFAULT_SYSTEM_PROMPT == "none"
+    assert parser.get_default("system_prompt") == "none"
+
+
 def test_generation_is_deterministic_and_timed(zoo_student, synthetic):
     items = synthetic.eval_items("clean")[:5]
     meter = EfficiencyMeter(device=device_name(torch.device("cpu")), batch_size=2)

@@ -251,3 +251,12 @@ def test_a_non_finite_gradient_stops_or_drops_its_step(tiny_recipe, nan_gradient
                                                              "train.nan_policy=skip", "train.max_skipped=1.0"])
     summary = run_recipe(skip, progress=False, evaluate=False).info()["summary"]
     assert summary["skipped_steps"] == 2 and summary["skipped_micro_batches"]["nonfinite"] == 4
+
+
+def test_accum_reduction_mean_divides_the_step_gradient_by_grad_accum(tiny_recipe):
+    clip = ["train.max_grad_norm=1.0e9"]  # no real clipping; it makes the loop log the gradient's norm
+    summed = run_recipe(load_recipe(tiny_recipe("acc_sum", steps=1), clip), progress=False, evaluate=False)
+    mean = run_recipe(load_recipe(tiny_recipe("acc_mean", steps=1), clip + ["train.accum_reduction=mean"]),
+                      progress=False, evaluate=False)
+    g_sum, g_mean = summed.metrics()[-1]["grad_norm"], mean.metrics()[-1]["grad_norm"]
+    assert g_sum > 0 and g_mean == pytest.approx(g_sum / 2, rel=1e-5)  # the tiny recipe has grad_accum 2
