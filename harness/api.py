@@ -25,9 +25,15 @@ def ls(kind: str | None = None) -> dict[str, list[tuple[str, str]]]:
     return {k: [(e.name, e.description) for e in r.entries()] for k, r in REGISTRIES.items()}
 
 
-def validate(path: str | Path, overrides: Iterable[str] = ()) -> LoadedRecipe:
-    """Check a recipe without running it (names resolve, options fit, layer specs parse)."""
-    return load_recipe(path, overrides)
+def validate(path: str | Path, overrides: Iterable[str] = (), *, check_files: bool = False) -> LoadedRecipe:
+    """Check a recipe without running it (names resolve, options fit, layer specs parse; with
+    ``check_files``, every local path it names exists)."""
+    recipe = load_recipe(path, overrides)
+    if check_files:
+        from harness.recipe.files import check_files as check
+
+        check(recipe)
+    return recipe
 
 
 def _landed(module: str, attr: str, issue: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,14 @@ from tabulate import tabulate
 from harness.combine.reweighted import Reweighted
 from harness.data import contamination
 from harness.data.selection import by_capability
+from harness.devices import (accelerator_devices, default_device, describe, model_device, parse_device, place_teachers,
+                             release_memory)
 from harness.errors import HarnessError
 from harness.models import load_model
 from harness.models.base import quiet_progress
 from harness.paths import results_dir
 from harness.recipe import LoadedRecipe, load_recipe
+from harness.recipe.files import check_files
 from harness.recipe.loader import canonical_json
 from harness.registry import COMBINERS, DATASETS, REWEIGHTINGS
 from harness.rundir import RunDir, atomic_folder, check_legacy, open_run, run_path
@@ -52,6 +56,24 @@ class Prepared:
     combiner: Any
     generator: torch.Generator
     eval_overlap: dict | None = None  # the contamination guard's report (run.json)
+
+    def devices(self) -> dict[str, Any]:
+        """Where each model ran, for run.json's summary: ``{student: cuda:0, teachers: {KEY: …}}``
+        (a released teacher keeps the device its targets were computed on)."""
+        return {"student": describe(model_device(self.student.model)),
+                "teachers": dict(self._teacher_devices)}
+
+    def __post_init__(self):
+        self._teacher_devices = {k: describe(model_device(t.model)) for k, t in self.teachers.items()}
+
+    def release_teachers(self) -> None:
+        """Drop the teachers once disk-mode targets are built: training reads the cache and never runs
+        them, so their memory goes back (to the accelerator) before the student trains."""
+        if self.targets.mode != "disk":
+            return
+        self.teachers = {}
+        self.targets.release_teachers()
+        release_memory()
 
 
 def training_samples(recipe: LoadedRecipe) -> list:
@@ -122,41 +144,86 @@ def fine_tune_models(recipe: LoadedRecipe, *, progress: bool = True,
     folders: dict[str, Path] = {}
     for field, mspec in tuned.items():
         start = time.perf_counter()
-        folders[field] = _fine_tuned(recipe, field, mspec, load_model(mspec), samples, sft_data, progress)
+        folders[field] = _fine_tuned(recipe, field, mspec, load_model(model_spec(mspec, field)), samples, sft_data,
+                                     progress)
         if on_model is not None:
             on_model(field, folders[field], time.perf_counter() - start)
     return folders
 
 
-def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
-    """Load models and data, fine-tune tiny teachers, resolve objectives, fill the teacher cache."""
+def model_spec(mspec, field: str) -> dict[str, Any]:
+    """The load spec of recipe model ``field`` (``student``, ``teachers.KEY``): its source fields, and
+    for ``init: random`` a seed (the recipe's ``seed:``, else one derived from ``field``), so random
+    models of one scale differ by role while a rerun draws the same weights."""
+    spec = {k: getattr(mspec, k) for k in ("family", "scale", "path", "zoo", "init", "dtype", "trust_remote_code")}
+    if mspec.init == "random":
+        spec["seed"] = mspec.seed if mspec.seed is not None else zlib.crc32(field.encode()) & 0x7FFFFFFF
+    if spec["path"] is not None:
+        spec["path"] = str(Path(spec["path"]).expanduser().resolve())
+    return spec
+
+
+def teacher_copies(spec) -> dict[str, str]:
+    """``{teacher key: copy key}``: teachers whose resolved source, fine-tuning and device are equal share
+    one loaded copy (the first key of each group names it), as Drive-KD's code loads equal paths once."""
+    first: dict[str, str] = {}
+    out = {}
+    for key, tspec in spec.teachers.items():
+        identity = canonical_json({
+            "source": model_spec(tspec, f"teachers.{key}"),
+            "sft": None if tspec.sft is None else tspec.sft.model_dump(),
+            "device": tspec.device,
+        })
+        out[key] = first.setdefault(identity, key)
+    return out
+
+
+def teacher_devices(recipe: LoadedRecipe, copies: dict[str, str], student_device: torch.device) -> dict[str, torch.device]:
+    """The device of each teacher copy: its ``device:``, else as ``placement`` says (sized from meta models)."""
+    spec = recipe.spec
+    explicit = {key: parse_device(spec.teachers[key].device, field=f"teachers.{key}.device")
+                for key in set(copies.values()) if spec.teachers[key].device is not None}
+    keys = list(dict.fromkeys(copies.values()))
+    sizes: dict[str, float] = {}
+    if spec.placement == "spread":
+        from harness.plan.sizes import parameter_bytes
+
+        sizes = {key: float(parameter_bytes(model_spec(spec.teachers[key], f"teachers.{key}"))) for key in keys}
+    return place_teachers(keys, student=student_device, devices=accelerator_devices(), placement=spec.placement,
+                          sizes=sizes, explicit=explicit)
+
+
+def prepare(recipe: LoadedRecipe, *, progress: bool = True, device: torch.device | None = None) -> Prepared:
+    """Load models and data, fine-tune tiny teachers, resolve objectives, fill the teacher cache.
+
+    Every model goes to its device before any forward: the student to ``device``
+    (default: :func:`harness.devices.default_device`), each teacher copy where
+    :func:`teacher_devices` puts it, so disk-mode targets are computed there too.
+    """
     spec = recipe.spec
     seed_everything(spec.seed)
+    check_files(recipe)
     samples = training_samples(recipe)
     overlap = eval_overlap(recipe, samples)
+    device = device or default_device()
     sft_data: dict[str, list] = {}
-    student = load_model(spec.student)
-    if spec.student.sft is not None:
-        folder = _fine_tuned(recipe, "student", spec.student, student, samples, sft_data, progress)
-        student = load_model({"family": spec.student.family, "path": str(folder), "dtype": spec.student.dtype})
-        student.name = _tuned_name(spec.student)
-    teachers: dict[str, Any] = {}
-    for key, tspec in spec.teachers.items():
-        teacher = load_model(tspec)
-        if tspec.sft is not None:
-            folder = _fine_tuned(recipe, f"teachers.{key}", tspec, teacher, samples, sft_data, progress)
-            teacher = load_model({"family": tspec.family, "path": str(folder), "dtype": tspec.dtype})
-            teacher.name = _tuned_name(tspec)
+    student = _load(recipe, "student", spec.student, samples, sft_data, progress, device)
+    copies = teacher_copies(spec)
+    placed = teacher_devices(recipe, copies, device)
+    loaded: dict[str, Any] = {}
+    for key in placed:
+        teacher = _load(recipe, f"teachers.{key}", spec.teachers[key], samples, sft_data, progress, placed[key])
         teacher.model.eval()
         for p in teacher.model.parameters():
             p.requires_grad_(False)
-        teachers[key] = teacher
+        loaded[key] = teacher
+    teachers = {key: loaded[copies[key]] for key in spec.teachers}
     objectives = ObjectiveSet(spec, student, teachers)
     objectives.prepare(teachers)
     targets = TeacherCache(
         objectives,
         teachers,
-        teacher_ids={k: model_identity(t, spec.seed) for k, t in teachers.items()},
+        teacher_ids={k: model_identity(t) for k, t in teachers.items()},
         data_id=samples_identity(samples),
         template_id=template_identity(student),
         mode=spec.cache.mode,
@@ -171,6 +238,17 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True) -> Prepared:
         combiner = Reweighted(combiner, reweighting, proportions)
     generator = seed_everything(spec.seed)  # SFT consumed randomness; the run starts from the recipe's seed
     return Prepared(recipe, student, teachers, samples, objectives, targets, combiner, generator, overlap)
+
+
+def _load(recipe: LoadedRecipe, field: str, mspec, samples: list, sft_data: dict, progress: bool, device):
+    """Model ``field`` on ``device``; with an ``sft`` block, fine-tuned first (on the CPU, cached)."""
+    source = model_spec(mspec, field)
+    if mspec.sft is None:
+        return load_model(source, device=device)
+    folder = _fine_tuned(recipe, field, mspec, load_model(source), samples, sft_data, progress)
+    tuned = load_model({"family": mspec.family, "path": str(folder), "dtype": mspec.dtype}, device=device)
+    tuned.name = _tuned_name(mspec)
+    return tuned
 
 
 def save_student(loaded, folder: Path) -> Path:
@@ -242,9 +320,8 @@ def run_recipe(
     started = time.perf_counter()
     accelerator = _accelerator()
     rank, world = accelerator.process_index, accelerator.num_processes
-    prepared = prepare(loaded, progress=progress and rank == 0)
-    for model in [prepared.student.model, *(t.model for t in prepared.teachers.values())]:
-        model.to(accelerator.device)
+    prepared = prepare(loaded, progress=progress and rank == 0, device=accelerator.device)
+    prepared.release_teachers()
     opened = None
     if rank == 0:
         opened = open_run(root, recipe_name=loaded.name, config_hash=loaded.hash, seed=loaded.seed,
@@ -275,6 +352,7 @@ def run_recipe(
                 "final_losses": result.last_losses,
                 "objectives": prepared.objectives.names,
                 "resumed_from_step": result.resumed_from,
+                "devices": prepared.devices(),
             }
             if evaluate:
                 summary["eval"] = _evaluate(loaded, prepared.student, run, progress)

@@ -12,7 +12,7 @@ Usage in a training loop (one call per micro-batch, ``finish`` before the optimi
 
 How: each objective's gradient over the trainable parameters comes from
 ``torch.autograd.grad`` (keeping the graph between objectives). The Gramian is
-accumulated parameter by parameter in float64 (no K×P copy of the model), the
+accumulated in float64 slice by slice (no float64 copy of any whole gradient), the
 combiner turns it into K weights, and ``sum_k w_k g_k`` is ADDED to ``.grad``, so
 gradient accumulation works as usual. With ``sum`` (weights independent of the
 Gramian) a single backward of ``sum_k w_k L_k`` does the same job K times cheaper,
@@ -86,32 +86,61 @@ def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor]) 
     return grads
 
 
-def blockwise_gramian(grads: Grads, params: list[Tensor]) -> Tensor:
-    """``G[i, j] = <g_i, g_j>`` in float64, accumulated one parameter at a time."""
+GRAMIAN_CHUNK = 1 << 20  # elements per objective converted to float64 at a time
+
+
+def blockwise_gramian(grads: Grads, params: list[Tensor], chunk: int = GRAMIAN_CHUNK) -> Tensor:
+    """``G[i, j] = <g_i, g_j>`` accumulated in float64, one slice of one parameter at a time.
+
+    Each slice of at most ``chunk`` elements per objective is copied into one reused
+    float64 buffer (K × chunk), so the Gramian needs no float64 copy of any whole
+    gradient: at InternVL3-1B scale a whole-parameter float64 stack of K gradients of
+    the embedding alone is gigabytes. Objectives a parameter does not affect add nothing.
+    """
     k = len(grads)
     device = params[0].device if params else torch.device("cpu")
     gram = torch.zeros(k, k, dtype=torch.float64, device=device)
+    buffers: dict[torch.device, Tensor] = {}
     for p_index, param in enumerate(params):
-        column = [grads[i][p_index] for i in range(k)]
-        if all(g is None for g in column):
+        present = [i for i in range(k) if grads[i][p_index] is not None]
+        if not present:
             continue
-        rows = torch.stack(
-            [(g if g is not None else torch.zeros_like(param)).reshape(-1).to(torch.float64) for g in column]
-        )
-        gram += rows @ rows.T
+        flat = [grads[i][p_index].reshape(-1) for i in present]
+        where = flat[0].device
+        if where not in buffers:
+            buffers[where] = torch.empty(k, chunk, dtype=torch.float64, device=where)
+        buffer = buffers[where]
+        block = torch.zeros(len(present), len(present), dtype=torch.float64, device=where)
+        n = flat[0].numel()
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            rows = buffer[: len(present), : stop - start]
+            for row, g in zip(rows, flat):
+                row.copy_(g[start:stop])
+            block += rows @ rows.T
+        index = torch.tensor(present, device=device)
+        gram[index[:, None], index] += block.to(device)
     return gram
 
 
-def add_combination(grads: Grads, params: list[Tensor], weights: Tensor) -> None:
-    """``param.grad += sum_k w_k g_k`` (formed in at least float32, stored in the parameter's dtype)."""
+def add_combination(grads: Grads, params: list[Tensor], weights: Tensor, *, release: bool = False) -> None:
+    """``param.grad += sum_k w_k g_k`` (formed in at least float32, stored in the parameter's dtype).
+
+    ``release=True`` drops each per-objective gradient as soon as it is added, so the
+    combination never holds more than the K gradients it started with.
+    """
     for p_index, param in enumerate(params):
         column = [(w, grads[i][p_index]) for i, w in enumerate(weights.tolist()) if grads[i][p_index] is not None]
+        if release:
+            for row in grads:
+                row[p_index] = None
         if not column:
             continue
         acc_dtype = torch.promote_types(param.dtype, torch.float32)
         combined = torch.zeros(param.shape, dtype=acc_dtype, device=param.device)
         for w, g in column:
-            combined.add_(g.to(acc_dtype), alpha=w)
+            combined.add_(g.to(param.device, acc_dtype), alpha=w)
+        del column
         combined = combined.to(param.dtype)
         if param.grad is None:
             param.grad = combined
@@ -201,9 +230,9 @@ class CombinedBackward:
         self._records.append(record)
         return record
 
-    def _add(self, grads: Grads, weights: Tensor) -> None:
+    def _add(self, grads: Grads, weights: Tensor, *, release: bool = False) -> None:
         self.writing = True
-        add_combination(grads, self.params, weights)
+        add_combination(grads, self.params, weights, release=release)
         self.writing = False
 
     def recover(self) -> bool:
@@ -245,7 +274,7 @@ class CombinedBackward:
             weights = self.combiner(gram.cpu(), names, self.generator)
         device = self.params[0].device if self.params else torch.device("cpu")
         weights = broadcast_from_first(weights, device)
-        self._add(grads, weights)
+        self._add(grads, weights, release=True)
         record = StepRecord(names, weights, gram.cpu())
         self._records.append(record)
         return record

@@ -26,13 +26,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="one JSON line per recipe: {file, config_hash, run_folder}")
     parser.add_argument("--results", metavar="DIR", help="results root for run_folder (default: $HARNESS_RESULTS or ./results)")
+    parser.add_argument("--check-files", action="store_true",
+                        help="also check that every local path the recipe names (weights, data files, data_root) exists")
 
 
 def main(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.recipes:
         try:
-            recipe = api.validate(path, args.overrides)
+            recipe = api.validate(path, args.overrides, check_files=args.check_files)
         except HarnessError as exc:
             print(f"harness validate: error: {exc}", file=sys.stderr)
             failed += 1

@@ -257,3 +257,23 @@ class Collator:
         if self.mode == "train":
             return collate_train(samples, self.loaded)
         return collate_generation_samples(samples, self.loaded)
+
+
+def same_encoding(a, b) -> bool:
+    """Whether two loaded models turn every sample into the same batch (family, image side, processor,
+    chat template, vocabulary, image-token ids), so one decoded and collated batch serves both."""
+    if a is b:
+        return True
+    if a.family != b.family or a.image_side != b.image_side or type(a.processor) is not type(b.processor):
+        return False
+    if a.adapter.image_token_ids(a.model.config) != b.adapter.image_token_ids(b.model.config):
+        return False
+    pa, pb = a.processor, b.processor
+    if getattr(pa, "chat_template", None) != getattr(pb, "chat_template", None):
+        return False
+    image_a, image_b = getattr(pa, "image_processor", None), getattr(pb, "image_processor", None)
+    if (image_a is None) != (image_b is None) or (image_a is not None and image_a.to_dict() != image_b.to_dict()):
+        return False
+    if getattr(pa, "image_seq_length", None) != getattr(pb, "image_seq_length", None):
+        return False
+    return a.tokenizer.get_vocab() == b.tokenizer.get_vocab() and a.tokenizer.pad_token_id == b.tokenizer.pad_token_id

@@ -17,6 +17,7 @@ import torch
 
 from harness.data.collate import collate_generation
 from harness.data.types import EvalItem
+from harness.devices import model_device
 from harness.eval.efficiency import BatchTiming, EfficiencyMeter, MemoryProbe
 from harness.eval.prompts import build_prompt
 
@@ -46,10 +47,6 @@ class _StepClock:
         if self.memory is not None:
             self.memory.sample()
         return scores
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _new_token_rows(sequences: torch.Tensor, prompt_len: int, eos_ids: set[int]) -> list[list[int]]:

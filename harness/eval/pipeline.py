@@ -15,7 +15,8 @@ from typing import Any, Sequence
 from harness.errors import HarnessError
 from harness.eval.aggregate import json_safe, score_rows, scores_frame, summarize
 from harness.eval.efficiency import EfficiencyMeter, MemoryProbe, device_name
-from harness.eval.generate import generate_answers, model_device
+from harness.devices import model_device
+from harness.eval.generate import generate_answers
 from harness.eval.judges.base import Judge
 from harness.registry import did_you_mean
 from harness.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text

@@ -12,8 +12,9 @@ a third family is one new file that subclasses :class:`FamilyAdapter`.
 from __future__ import annotations
 
 import importlib
+import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -75,6 +76,7 @@ class ModelSource:
     init: str = "pretrained"
     dtype: str = "float32"
     trust_remote_code: bool = False
+    seed: int | None = None  # init: random only (the runner fills it from the recipe key)
 
     @classmethod
     def from_spec(cls, spec: Any) -> "ModelSource":
@@ -97,6 +99,7 @@ class ModelSource:
             init=str(get("init") or "pretrained"),
             dtype=str(get("dtype") or "float32"),
             trust_remote_code=bool(get("trust_remote_code") or False),
+            seed=None if get("seed") is None else int(get("seed")),
         )
         given = [k for k in ("scale", "path", "zoo") if getattr(source, k) is not None]
         if len(given) != 1:
@@ -107,8 +110,10 @@ class ModelSource:
             raise ModelLoadError(f"model {source.describe()}: init '{source.init}' is not one of {', '.join(INITS)}{did_you_mean(source.init, INITS)}")
         if source.dtype not in DTYPES:
             raise ModelLoadError(f"model {source.describe()}: dtype '{source.dtype}' is not one of {', '.join(DTYPES)}{did_you_mean(source.dtype, list(DTYPES))}")
-        if source.init == "random" and source.scale is None:
-            raise ModelLoadError(f"model {source.describe()}: init: random needs a scale (the architecture to build)")
+        if source.init == "random" and source.path is not None:
+            raise ModelLoadError(f"model {source.describe()}: init: random needs a scale or zoo size (the architecture to build)")
+        if source.init != "random" and source.seed is not None:
+            source = replace(source, seed=None)  # weights come from files; a seed would only split identities
         return source
 
     def describe(self) -> str:
@@ -116,7 +121,7 @@ class ModelSource:
         if self.scale is not None:
             return f"{self.family}:{self.scale}" + ("(random)" if self.init == "random" else "")
         if self.zoo is not None:
-            return f"{self.family}:zoo/{self.zoo}"
+            return f"{self.family}:zoo/{self.zoo}" + ("(random)" if self.init == "random" else "")
         return f"{self.family}:{self.path}"
 
 
@@ -195,9 +200,12 @@ class FamilyAdapter:
                 f"{cls.name}: unknown scale '{name}'{did_you_mean(name, list(cls.scales))} (known: {', '.join(cls.scales)})"
             ) from None
 
-    def load(self, source: ModelSource, *, attn_implementation: str = "sdpa") -> LoadedVLM:
-        """Load the model and processor a source names (see :class:`ModelSource`)."""
+    def load(self, source: ModelSource, *, attn_implementation: str = "sdpa",
+             device: torch.device | str | None = None) -> LoadedVLM:
+        """Load the model and processor a source names (see :class:`ModelSource`), onto ``device``
+        (weights go there directly; ``None`` leaves them on the CPU)."""
         dtype = DTYPES[source.dtype]
+        device = None if device is None else torch.device(device)
         if source.zoo is not None:
             from harness.models.zoo import ensure_zoo_model
 
@@ -206,56 +214,89 @@ class FamilyAdapter:
                     f"{self.name}: the tiny zoo has no size '{source.zoo}'{did_you_mean(source.zoo, self.zoo_sizes())} "
                     f"(known: {', '.join(self.zoo_sizes())})"
                 )
+            if source.init == "random":
+                return self._random(source, self.zoo_scales[source.zoo], torch.float32 if dtype == "auto" else dtype,
+                                    attn_implementation, device)
             folder = ensure_zoo_model(self.name, source.zoo)
-            return self._from_folder(str(folder), source, dtype, attn_implementation, local=True)
+            return self._from_folder(str(folder), source, dtype, attn_implementation, device, local=True)
         if source.path is not None:
             folder = Path(source.path).expanduser()
             if not folder.is_dir():
                 raise ModelLoadError(f"model {source.describe()}: path '{folder}' is not a folder")
-            return self._from_folder(str(folder), source, dtype, attn_implementation, local=True)
+            return self._from_folder(str(folder), source, dtype, attn_implementation, device, local=True)
         scale = self.scale(source.scale)
         if source.init == "random":
-            return self._random(source, scale, torch.float32 if dtype == "auto" else dtype, attn_implementation)
-        return self._from_folder(scale.hub_id, source, dtype, attn_implementation, local=False)
+            return self._random(source, scale, torch.float32 if dtype == "auto" else dtype, attn_implementation, device)
+        return self._from_folder(scale.hub_id, source, dtype, attn_implementation, device, local=False)
 
-    def _from_folder(self, where: str, source: ModelSource, dtype, attn: str, *, local: bool) -> LoadedVLM:
+    def _from_folder(self, where: str, source: ModelSource, dtype, attn: str, device, *, local: bool) -> LoadedVLM:
         """The one from_pretrained path shared by hub ids, local folders and the zoo."""
         kwargs = {"trust_remote_code": source.trust_remote_code}
+        placed = {} if device is None or device.type == "cpu" else {"device_map": {"": str(device)}}
         if local:
             self.check_folder(where)
+        else:
+            require_hub_files(where, source)
         try:
             with quiet_progress():
                 processor = self.processor_class.from_pretrained(where, **kwargs)
-                model = self.model_class.from_pretrained(where, dtype=dtype, attn_implementation=attn, **kwargs)
+                model = self.model_class.from_pretrained(where, dtype=dtype, attn_implementation=attn, **placed, **kwargs)
         except (OSError, ValueError) as exc:
             if local:
                 raise ModelLoadError(f"model {source.describe()}: cannot load '{where}' as a {self.name} checkpoint: {_one_line(exc)}") from exc
-            raise ModelLoadError(
-                f"model {source.describe()}: weights for hub id '{where}' are not available offline "
-                f"({_one_line(exc)}); download them (huggingface-cli download {where} --local-dir DIR) and give "
-                f"'path: DIR' instead of 'scale: {source.scale}', or use 'init: random' for speed/memory runs"
-            ) from exc
+            raise ModelLoadError(_offline_message(where, source, _one_line(exc))) from exc
         model.eval()
         return LoadedVLM(
             name=source.describe(), adapter=self, model=model, processor=processor,
             image_side=self.image_side_of(model.config, processor), source=source,
         )
 
-    def _random(self, source: ModelSource, scale: Scale, dtype, attn: str) -> LoadedVLM:
+    def _random(self, source: ModelSource, scale: Scale, dtype, attn: str, device=None) -> LoadedVLM:
         """The real architecture of ``scale`` with random weights and an offline processor.
 
         The processor is the zoo tokenizer with the real image layout, and the
         config's special-token ids are pointed at that tokenizer, so the model runs
-        end to end (text is meaningless; speed and memory are real).
+        end to end (text is meaningless; speed and memory are real). The weights
+        are drawn from ``source.seed`` (the runner derives it from the recipe key,
+        so a random teacher differs from a random student of its scale), on
+        ``device`` directly.
         """
         processor = self.offline_processor(scale=scale)
         config = self.build_config(scale, processor)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        device = device or torch.device("cpu")
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), device:
+            torch.manual_seed(0 if source.seed is None else source.seed)
             model = self.model_class._from_config(config, dtype=dtype, attn_implementation=attn)
         model.eval()
         return LoadedVLM(name=source.describe(), adapter=self, model=model, processor=processor,
                          image_side=self.image_side_of(config, processor), source=source)
+
+    def meta_model(self, source: ModelSource) -> nn.Module:
+        """The architecture ``source`` names on the meta device: shapes and dtypes, no weights, no download.
+
+        A scale builds its config from the family's table; a folder or zoo model reads its
+        ``config.json``. ``harness plan`` sizes memory from it.
+        """
+        dtype = DTYPES[source.dtype]
+        dtype = torch.float32 if dtype == "auto" else dtype
+        if source.scale is not None:
+            scale = self.scale(source.scale)
+            config = self.build_config(scale, self.offline_processor(scale=scale))
+        else:
+            from transformers import AutoConfig
+
+            if source.zoo is not None:
+                from harness.models.zoo import ensure_zoo_model
+
+                where = str(ensure_zoo_model(self.name, source.zoo))
+            else:
+                where = str(Path(source.path).expanduser())
+            try:
+                config = AutoConfig.from_pretrained(where, trust_remote_code=source.trust_remote_code)
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(f"model {source.describe()}: cannot read the config of '{where}': {_one_line(exc)}") from exc
+        with torch.device("meta"):
+            return self.model_class._from_config(config, dtype=dtype)
 
     # -- family hooks (subclasses implement) ----------------------------------------
     def check_folder(self, folder: str) -> None:
@@ -302,6 +343,59 @@ class FamilyAdapter:
         )
 
 
+HUB_PROBE_SECONDS = 5.0
+
+
+def _offline_message(hub_id: str, source: ModelSource, why: str) -> str:
+    return (f"model {source.describe()}: weights for hub id '{hub_id}' are not available offline ({why}); "
+            f"download them (huggingface-cli download {hub_id} --local-dir DIR) and give 'path: DIR' instead of "
+            f"'scale: {source.scale}', or use 'init: random' for speed/memory runs")
+
+
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to the Hugging Face endpoint (``$HF_ENDPOINT``) opens within ``timeout``.
+
+    Run in a thread joined with a deadline, so a resolver that hangs cannot hold
+    the caller longer than ``timeout``.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    result: list[bool] = []
+
+    def probe():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(result and result[0])
+
+
+def require_hub_files(hub_id: str, source: ModelSource) -> None:
+    """Fail at once, with the one-line advice, when ``hub_id`` is neither cached nor reachable.
+
+    Without this check ``from_pretrained`` retries the hub for minutes on a machine
+    with no network before it gives up.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(hub_id, "config.json"), str):
+        return  # in the local cache; from_pretrained falls back to it
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise ModelLoadError(_offline_message(hub_id, source, "HF_HUB_OFFLINE is set and it is not in the local cache"))
+    if not hub_reachable():
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        raise ModelLoadError(_offline_message(hub_id, source, f"not in the local cache and {endpoint} is not reachable"))
+
+
 @contextmanager
 def quiet_progress():
     """Silence transformers' progress bars (loading/saving tiny models many times is noise)."""
@@ -326,7 +420,8 @@ def get_adapter(family: str) -> FamilyAdapter:
     return FAMILIES.build(family, field="family")
 
 
-def load_model(spec: Any, *, attn_implementation: str = "sdpa") -> LoadedVLM:
-    """Load a model from recipe data (``{family, scale|path|zoo, init, dtype, trust_remote_code}``)."""
+def load_model(spec: Any, *, attn_implementation: str = "sdpa", device: torch.device | str | None = None) -> LoadedVLM:
+    """Load a model from recipe data (``{family, scale|path|zoo, init, dtype, trust_remote_code, seed}``)
+    onto ``device`` (None: the CPU)."""
     source = ModelSource.from_spec(spec)
-    return get_adapter(source.family).load(source, attn_implementation=attn_implementation)
+    return get_adapter(source.family).load(source, attn_implementation=attn_implementation, device=device)

@@ -63,6 +63,9 @@ class ModelSpec(Strict):
     )
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field("float32", description="weights' dtype")
     trust_remote_code: bool = Field(False, description="allow the checkpoint's own code (off unless set)")
+    seed: Optional[int] = Field(
+        None, description="init: random only: the weights' seed (default: derived from the model's recipe key)"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":
@@ -108,6 +111,9 @@ class TeacherSpec(ModelSpec):
     """A frozen teacher; tiny-zoo teachers may first be fine-tuned (``sft``)."""
 
     sft: Optional[SFTSpec] = Field(None, description="fine-tune this teacher on the training split first")
+    device: Optional[str] = Field(
+        None, description="where this teacher runs: cpu, cuda or cuda:N (default: as `placement` says)"
+    )
 
 
 class SignalSpec(Strict):
@@ -215,6 +221,12 @@ class TrainSpec(Strict):
         0.01, ge=0, le=1, description="stop once more than this fraction of the planned micro-batches was skipped"
     )
     log_every: int = Field(1, ge=1, description="optimizer steps between metrics.jsonl lines")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute the student's layer activations in backward (less memory, captured maps exact)"
+    )
+    num_workers: int = Field(
+        0, ge=0, description="DataLoader worker processes that decode and collate micro-batches ahead (0: in the loop)"
+    )
 
 
     @field_validator("precision")
@@ -259,6 +271,10 @@ class Recipe(Strict):
     seed: int = Field(42, description="seed for python, numpy, torch and the combiner's generator")
     student: StudentSpec = Field(description="the model being trained")
     teachers: dict[str, TeacherSpec] = Field({}, description="frozen teachers by key")
+    placement: Literal["same", "spread"] = Field(
+        "same",
+        description="teachers without a `device`: same (the student's device) or spread (over the node's other GPUs)",
+    )
     data: DataSpec = Field(DataSpec(), description="training and evaluation data")
     objectives: dict[str, ObjectiveSpec] = Field(
         {"ce": ObjectiveSpec()}, description="objectives by name; `ce` is the hard-label loss"

@@ -8,8 +8,8 @@ softmax(QKᵀ·scale + mask) from the module's own q/k projections, with the
 rotary embedding the model hands the layer (``position_embeddings``; for
 Qwen2.5-VL this is already the 3D multimodal rotary) and the grouped-query
 repetition. Only the requested layers ever build a map, and the recomputation is
-an ordinary autograd graph, so a student's maps are differentiable; teachers are
-captured under ``no_grad``.
+differentiable (head-mean maps through :mod:`harness.signals.head_mean`, which keeps
+no per-head probabilities for backward); teachers are captured under ``no_grad``.
 
 Maps are returned head-averaged as float32 ``[batch, query, key]``.
 """
@@ -23,6 +23,11 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.signals.head_mean import additive_mask, head_mean_attention
+
+
+def _keep(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -36,31 +41,10 @@ def _apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torc
     return x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1)
 
 
-def _additive_mask(mask, batch: int, q_len: int, k_len: int, device, dtype) -> torch.Tensor:
-    """The additive mask [B|1, 1, q, k] the eager path would add, from what the layer received.
-
-    sdpa layers receive ``None`` (pure causal, no padding), a boolean mask (True =
-    attend) or an additive float mask. Masked entries use the dtype's minimum,
-    as eager attention does, so fully masked (left-padding) rows stay finite.
-    """
-    neg = torch.finfo(dtype).min
-    if mask is None:
-        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=device).tril(diagonal=k_len - q_len)
-        return torch.where(causal, 0.0, neg).to(dtype)[None, None]
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"attention capture: unsupported attention mask type {type(mask).__name__}")
-    mask = mask[..., :k_len]
-    if mask.dtype == torch.bool:
-        return torch.where(mask, 0.0, neg).to(dtype)
-    return mask.to(dtype).clamp_min(neg)
-
-
-def attention_probabilities(module: nn.Module, hidden_states: torch.Tensor, position_embeddings, attention_mask) -> torch.Tensor:
-    """Per-head attention probabilities [B, H, q, k] of one Qwen2-style attention module.
-
-    Computed in float32 whatever the model dtype, so bf16 students and teachers
-    still get accurate distillation targets.
-    """
+def query_key(module: nn.Module, hidden_states: torch.Tensor, position_embeddings) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary-embedded queries and keys [B, H, S, D] of one Qwen2-style attention module, keys repeated
+    to the query heads. Float32 whatever the model dtype, so bf16 students and teachers still get
+    accurate distillation targets."""
     batch, q_len, _ = hidden_states.shape
     head_dim = module.head_dim
     query = module.q_proj(hidden_states).view(batch, q_len, -1, head_dim).transpose(1, 2).float()
@@ -71,8 +55,14 @@ def attention_probabilities(module: nn.Module, hidden_states: torch.Tensor, posi
     groups = query.shape[1] // key.shape[1]
     if groups > 1:
         key = key.repeat_interleave(groups, dim=1)
+    return query, key
+
+
+def attention_probabilities(module: nn.Module, hidden_states: torch.Tensor, position_embeddings, attention_mask) -> torch.Tensor:
+    """Per-head attention probabilities [B, H, q, k] of one Qwen2-style attention module (float32)."""
+    query, key = query_key(module, hidden_states, position_embeddings)
     scores = torch.matmul(query, key.transpose(-1, -2)) * float(module.scaling)
-    scores = scores + _additive_mask(attention_mask, batch, q_len, key.shape[2], scores.device, torch.float32)
+    scores = scores + additive_mask(attention_mask, query.shape[0], query.shape[2], key.shape[2], scores.device, torch.float32)
     return torch.softmax(scores, dim=-1)
 
 
@@ -113,9 +103,16 @@ class AttentionCapture:
             cache = kwargs.get("past_key_values")
             if cache is not None and cache.get_seq_length(module.layer_idx) > 0:
                 raise HarnessError(f"attention capture on {self.name}: run the forward pass without a filled KV cache")
-            with torch.set_grad_enabled(self.grad and torch.is_grad_enabled()):
-                probs = attention_probabilities(module, hidden, kwargs["position_embeddings"], kwargs.get("attention_mask"))
-                self.maps[layer] = probs.mean(dim=1) if self.heads == "mean" else probs
+            # Identity saved-tensor hooks keep this graph's tensors out of gradient checkpointing's
+            # discard-and-recompute (the capture is not re-run when a checkpointed layer recomputes).
+            with torch.set_grad_enabled(self.grad and torch.is_grad_enabled()), \
+                    torch.autograd.graph.saved_tensors_hooks(_keep, _keep):
+                position, mask = kwargs["position_embeddings"], kwargs.get("attention_mask")
+                if self.heads == "mean":
+                    query, key = query_key(module, hidden, position)
+                    self.maps[layer] = head_mean_attention(query, key, module.scaling, mask)
+                else:
+                    self.maps[layer] = attention_probabilities(module, hidden, position, mask)
             self.calls[layer] += 1
             return None
 

@@ -52,12 +52,13 @@ def folder_digest(folder: str | os.PathLike) -> str:
     return digest(parts)
 
 
-def model_identity(loaded, seed: int | None = None) -> str:
-    """Identity of a loaded model: its folder's content, or the architecture + seed for random init."""
+def model_identity(loaded) -> str:
+    """Identity of a loaded model: its folder's content, or the architecture + weight seed for random init."""
     source = getattr(loaded, "source", None)
     folder = getattr(loaded.model, "name_or_path", None) or getattr(loaded.model.config, "_name_or_path", None)
     if source is not None and source.init == "random":
-        return digest({"family": source.family, "scale": source.scale, "init": "random", "seed": seed})
+        return digest({"family": source.family, "scale": source.scale, "zoo": source.zoo, "init": "random", "seed": source.seed,
+                       "dtype": source.dtype})
     if folder and Path(folder).is_dir():
         return folder_digest(folder)
     return digest({"name": loaded.name, "config": loaded.model.config.to_json_string()})

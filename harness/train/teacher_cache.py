@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from harness.data.collate import collate_train
+from harness.data.collate import collate_train, same_encoding
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
 from harness.paths import cache_dir
@@ -61,6 +61,8 @@ class TeacherCache:
             raise HarnessError(f"cache.mode '{mode}' is not one of disk, live")
         self.objectives = objectives
         self.teachers = teachers
+        self.teacher_names = {k: t.name for k, t in teachers.items()}
+        self._shares_batch = {k: same_encoding(objectives.student, t) for k, t in teachers.items()}
         self.mode = mode
         self.root = Path(root) if root else cache_dir() / "targets"
         self.batch_size = batch_size
@@ -78,6 +80,12 @@ class TeacherCache:
         self.stores: dict[str, TargetStore] = {}
         self.teacher_seconds = 0.0  # time spent in teacher forwards (benchmarks read it)
         self.teacher_forwards = 0
+
+    def release_teachers(self) -> None:
+        """Forget the teacher models (disk mode, once built: reads need only the stores)."""
+        if self.mode == "live":
+            raise HarnessError("teacher cache: live targets need their teachers")
+        self.teachers = {}
 
     # -- building ----------------------------------------------------------------------
 
@@ -141,9 +149,12 @@ class TeacherCache:
     def compute(self, teacher_key: str, objs: Sequence[DistillObjective], samples: Sequence[TrainSample], student_batch=None):
         """Run one teacher on ``samples``: (targets by objective, the teacher's batch)."""
         teacher = self.teachers[teacher_key]
-        tb = collate_train(samples, teacher)
-        if student_batch is not None:
-            check_same_layout(self.objectives.student.name, teacher.name, student_batch, tb)
+        if student_batch is not None and self._shares_batch[teacher_key]:
+            tb = student_batch  # same processor and template: the student's decoded images and tokens serve
+        else:
+            tb = collate_train(samples, teacher)
+            if student_batch is not None:
+                check_same_layout(self.objectives.student.name, teacher.name, student_batch, tb)
         attention_layers = sorted({l for d in objs if d.needs == "attention" for l in d.plan.teacher_layers})
         hidden_layers = sorted({l for d in objs if d.needs == "hidden" for l in d.plan.teacher_layers})
         device = next(teacher.model.parameters()).device
@@ -194,7 +205,7 @@ class TeacherCache:
                 if row and row[0].shape[0] != n:
                     raise HarnessError(
                         f"teacher cache: sample '{sample.id}' has {row[0].shape[0]} tokens for teacher "
-                        f"{self.teachers[d.teacher].name} but {n} for student {self.objectives.student.name}; "
+                        f"{self.teacher_names[d.teacher]} but {n} for student {self.objectives.student.name}; "
                         "the token layouts differ"
                     )
                 rows.append([_pad(t.float(), seq, d.needs) for t in row])

@@ -61,6 +61,29 @@ def test_missing_weights_name_the_hub_id_and_how_to_give_a_path(monkeypatch, tmp
     assert "\n" not in message
 
 
+def test_unreachable_hub_fails_at_once_with_the_one_line_advice(monkeypatch):
+    """No weights on disk and no network: one probe (seconds), not minutes of hub retries."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache("OpenGVLab/InternVL3-1B-hf", "config.json"), str):
+        pytest.skip("InternVL3-1B is in this machine's hub cache")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    with pytest.raises(ModelLoadError) as info:
+        load_model({"family": "internvl3", "scale": "1b"})
+    message = str(info.value)
+    assert "http://127.0.0.1:9 is not reachable" in message and "path: DIR" in message and "\n" not in message
+
+
+def test_init_random_zoo_differs_by_seed():
+    a = load_model({"family": "internvl3", "zoo": "student", "init": "random", "seed": 1})
+    b = load_model({"family": "internvl3", "zoo": "student", "init": "random", "seed": 2})
+    c = load_model({"family": "internvl3", "zoo": "student", "init": "random", "seed": 1})
+    wa, wb, wc = (torch.cat([p.reshape(-1) for p in m.model.parameters()]) for m in (a, b, c))
+    assert torch.equal(wa, wc) and not torch.equal(wa, wb)
+    assert a.name == "internvl3:zoo/student(random)"
+
+
 def test_bad_path_names_the_folder(tmp_path):
     with pytest.raises(ModelLoadError, match="is not a folder"):
         load_model({"family": "internvl3", "path": str(tmp_path / "nope")})
@@ -71,8 +94,10 @@ def test_bad_path_names_the_folder(tmp_path):
 def test_source_validation():
     with pytest.raises(ModelLoadError, match="exactly one of scale, path or zoo"):
         ModelSource.from_spec({"family": "internvl3", "scale": "1b", "zoo": "student"})
-    with pytest.raises(ModelLoadError, match="needs a scale"):
-        ModelSource.from_spec({"family": "internvl3", "zoo": "student", "init": "random"})
+    with pytest.raises(ModelLoadError, match="needs a scale or zoo size"):
+        ModelSource.from_spec({"family": "internvl3", "path": "/tmp", "init": "random"})
+    assert ModelSource.from_spec({"family": "internvl3", "zoo": "student", "init": "random", "seed": 3}).seed == 3
+    assert ModelSource.from_spec({"family": "internvl3", "zoo": "student", "seed": 3}).seed is None  # pretrained
     assert ModelSource.from_spec({"family": "internvl3", "scale": "1b"}).trust_remote_code is False
 
 

@@ -1,0 +1,86 @@
+"""The head-mean attention map softmax(QKᵀ·scale + mask) averaged over heads, without per-head storage.
+
+Autograd would keep each captured layer's per-head probabilities [B, H, S, S] for
+backward: at InternVL3-1B's shape (14 heads, S ≈ 1,927, 23 captured layers) that is
+about 5 GB in float32, far more than the maps themselves. This function keeps only
+the queries, keys and the mask the layer received, builds the mean map one head at
+a time, and recomputes each head's probabilities in backward, where the softmax
+gradient is formed head by head:
+
+    dS_h = P_h ⊙ (G/H − rowsum(G/H ⊙ P_h)),   dQ_h = dS_h K_h · scale,   dK_h = dS_hᵀ Q_h · scale
+
+for the incoming gradient G of the mean map. Peak extra memory is one [B, S, S]
+map per head at a time; each backward pass that reaches the map recomputes QKᵀ
+once (cheap beside a 1B model's forward at these lengths).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def additive_mask(mask, batch: int, q_len: int, k_len: int, device, dtype) -> torch.Tensor:
+    """The additive mask [B|1, 1, q, k] the eager path would add, from what the layer received.
+
+    sdpa layers receive ``None`` (pure causal, no padding), a boolean mask (True =
+    attend) or an additive float mask. Masked entries use the dtype's minimum,
+    as eager attention does, so fully masked (left-padding) rows stay finite.
+    """
+    neg = torch.finfo(dtype).min
+    zero, floor = torch.zeros((), dtype=dtype, device=device), torch.full((), neg, dtype=dtype, device=device)
+    if mask is None:
+        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=device).tril(diagonal=k_len - q_len)
+        return torch.where(causal, zero, floor)[None, None]
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"attention capture: unsupported attention mask type {type(mask).__name__}")
+    mask = mask[..., :k_len].to(device)
+    if mask.dtype == torch.bool:
+        return torch.where(mask, zero, floor)
+    return mask.to(dtype).clamp_min(neg)
+
+
+def _head_probabilities(query: torch.Tensor, key: torch.Tensor, h: int, scale: float, mask: torch.Tensor) -> torch.Tensor:
+    scores = torch.matmul(query[:, h], key[:, h].transpose(-1, -2)) * scale
+    return torch.softmax(scores + mask[:, 0], dim=-1)
+
+
+class _HeadMeanAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, query, key, scale, mask):
+        batch, heads, q_len, _ = query.shape
+        additive = additive_mask(mask, batch, q_len, key.shape[2], query.device, query.dtype)
+        out = torch.zeros(batch, q_len, key.shape[2], dtype=query.dtype, device=query.device)
+        for h in range(heads):
+            out += _head_probabilities(query, key, h, scale, additive)
+        out /= heads
+        ctx.scale = scale
+        ctx.mask = mask  # the layer's own mask object (shared by every layer), not a copy
+        ctx.save_for_backward(query, key)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        query, key = ctx.saved_tensors
+        batch, heads, q_len, _ = query.shape
+        additive = additive_mask(ctx.mask, batch, q_len, key.shape[2], query.device, query.dtype)
+        grad = grad.to(query.dtype) / heads
+        d_query = torch.empty_like(query) if ctx.needs_input_grad[0] else None
+        d_key = torch.empty_like(key) if ctx.needs_input_grad[1] else None
+        for h in range(heads):
+            probs = _head_probabilities(query, key, h, ctx.scale, additive)
+            d_scores = probs * (grad - (grad * probs).sum(dim=-1, keepdim=True))
+            del probs
+            if d_query is not None:
+                d_query[:, h] = torch.matmul(d_scores, key[:, h]) * ctx.scale
+            if d_key is not None:
+                d_key[:, h] = torch.matmul(d_scores.transpose(-1, -2), query[:, h]) * ctx.scale
+        return d_query, d_key, None, None
+
+
+def head_mean_attention(query: torch.Tensor, key: torch.Tensor, scale: float, mask) -> torch.Tensor:
+    """mean over heads of softmax(query·keyᵀ·scale + mask): [B, q, k] from query/key [B, H, S, D].
+
+    ``key`` already has one head per query head (grouped-query repetition done);
+    ``mask`` is what the layer received (None, boolean or additive, see :func:`additive_mask`).
+    """
+    return _HeadMeanAttention.apply(query, key, float(scale), mask)
