@@ -144,8 +144,8 @@ def fine_tune_models(recipe: LoadedRecipe, *, progress: bool = True,
     folders: dict[str, Path] = {}
     for field, mspec in tuned.items():
         start = time.perf_counter()
-        folders[field] = _fine_tuned(recipe, field, mspec, load_model(model_spec(mspec, field)), samples, sft_data,
-                                     progress)
+        folders[field] = _fine_tuned(recipe, field, mspec, load_model(model_spec(mspec, field), device=default_device()),
+                                     samples, sft_data, progress)
         if on_model is not None:
             on_model(field, folders[field], time.perf_counter() - start)
     return folders
@@ -241,11 +241,11 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True, device: torch.device
 
 
 def _load(recipe: LoadedRecipe, field: str, mspec, samples: list, sft_data: dict, progress: bool, device):
-    """Model ``field`` on ``device``; with an ``sft`` block, fine-tuned first (on the CPU, cached)."""
+    """Model ``field`` on ``device``; with an ``sft`` block, fine-tuned there first (cached by content)."""
     source = model_spec(mspec, field)
     if mspec.sft is None:
         return load_model(source, device=device)
-    folder = _fine_tuned(recipe, field, mspec, load_model(source), samples, sft_data, progress)
+    folder = _fine_tuned(recipe, field, mspec, load_model(source, device=device), samples, sft_data, progress)
     tuned = load_model({"family": mspec.family, "path": str(folder), "dtype": mspec.dtype}, device=device)
     tuned.name = _tuned_name(mspec)
     return tuned

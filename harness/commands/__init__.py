@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("harness.commands.eval", "evaluate a model on DriveBench-format data", "the evaluation issue"),
     "ls": ("harness.commands.ls", "list registered components with one-line descriptions", "the foundation issue"),
     "validate": ("harness.commands.validate", "check recipes without running them", "the foundation issue"),
+    "plan": ("harness.commands.plan", "estimate a recipe's memory per device (no weights, no GPU) and find a placement",
+             "the real-scale issue"),
     "zoo": ("harness.commands.zoo", "build or list the tiny offline model zoo", "the models issue"),
     "data": ("harness.commands.data", "build synthetic data, convert and inspect DriveBench files", "the data issue"),
     "convert": ("harness.commands.convert", "convert an original remote-code InternVL3 checkpoint to the -hf layout", "the fidelity issue"),

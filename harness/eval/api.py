@@ -141,6 +141,7 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
              max_items: int | None = None, system_prompt: str = DEFAULT_SYSTEM_PROMPT, dtype: str = "float32",
              results_root: str | Path | None = None, force: bool = False, progress: bool = True) -> RunDir:
     """Evaluate a model on DriveBench-format data into ``results/evals/<model>/<hash8>/``."""
+    from harness.devices import default_device
     from harness.models import load_model
 
     if batch_size < 1 or max_new_tokens < 1 or (max_items is not None and max_items < 1):
@@ -161,7 +162,7 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
     if RunDir(base).status == "finished" and not force:
         print(f"already evaluated: {base} (use --force to evaluate again)")
         return RunDir(base)
-    loaded = load_model(model_spec)  # user errors surface before any directory exists
+    loaded = load_model(model_spec, device=default_device())  # user errors surface before any directory exists
     run, existing = _open_eval_dir(base, force)
     if existing:
         return run

@@ -35,12 +35,14 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.combine.gradients import CombinedBackward
-from harness.data.collate import collate_train
+from harness.data.collate import Batch
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
 from harness.rundir import atomic_write_text
+from harness.train.batches import MicroBatchStream
 from harness.train.checkpoint import clean_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint
 from harness.train.failures import FailurePolicy, free_accelerator_memory, is_out_of_memory, where
+from harness.train.recompute import enable_gradient_checkpointing
 from harness.train.schedule import make_scheduler
 from harness.train.seeding import rng_state, set_rng_state
 
@@ -93,6 +95,8 @@ class Trainer:
         self.log = log or (run.log if run is not None and rank == 0 else None)
         self.generator = generator
         self.params = [p for p in student.model.parameters() if p.requires_grad] + objectives.extra_parameters()
+        if train_spec.gradient_checkpointing:
+            enable_gradient_checkpointing(student.model)
         self.engine = CombinedBackward(self.params, combiner, generator=generator, combine_per=train_spec.combine_per,
                                        atomic=train_spec.on_oom == "skip")
         self.optimizer = torch.optim.AdamW(self.params, lr=train_spec.lr, weight_decay=train_spec.weight_decay)
@@ -179,12 +183,15 @@ class Trainer:
         start = time.perf_counter()
         last: dict[str, float] = {}
         bar = tqdm(total=self.total_steps, initial=self.step, desc="distil", unit="step", disable=not self.progress)
+        stream, stream_epoch = None, None
         while self.step < self.total_steps:
             epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
-            batches = self.micro_batches(epoch)
             accum = self.spec.grad_accum
-            group = batches[in_epoch * accum : (in_epoch + 1) * accum]
-            last = self.optimizer_step(group, device)
+            if stream_epoch != epoch:  # one prefetching stream per epoch, from where this step starts
+                stream, stream_epoch = MicroBatchStream(self.student, self.micro_batches(epoch)[in_epoch * accum:],
+                                                        num_workers=self.spec.num_workers,
+                                                        pin_memory=device.type == "cuda"), epoch
+            last = self.optimizer_step(stream.take(accum), device)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in list(last.items())[:4]})
             if self.spec.checkpoint_every and self.step % self.spec.checkpoint_every == 0 and self.step < self.total_steps:
@@ -193,8 +200,9 @@ class Trainer:
         return TrainResult(self.step, self.skipped, time.perf_counter() - start, last, resumed_from,
                            self.failures.summary())
 
-    def optimizer_step(self, group: list[list[TrainSample]], device) -> dict[str, float]:
-        """One optimizer step over a group of micro-batches; returns the mean objective values.
+    def optimizer_step(self, group: list[tuple[list[TrainSample], Batch]], device) -> dict[str, float]:
+        """One optimizer step over ``(samples, collated batch)`` micro-batches (from a
+        :class:`MicroBatchStream`); returns the mean objective values.
 
         A micro-batch that runs out of memory or yields a non-finite objective goes to the
         failure policy (:mod:`harness.train.failures`): the run stops naming it, or it is
@@ -205,8 +213,8 @@ class Trainer:
         sums: dict[str, float] = {}
         trained = 0
         scale = 1.0 / self.spec.grad_accum if self.spec.accum_reduction == "mean" else 1.0
-        for micro, samples in enumerate(group):
-            outcome = self.micro_batch(samples, device, micro + 1, scale)
+        for micro, (samples, batch) in enumerate(group):
+            outcome = self.micro_batch(samples, batch, device, micro + 1, scale)
             if outcome == "lost_step":  # .grad was half written when memory ran out: the step is gone
                 trained = 0
                 break
@@ -246,11 +254,11 @@ class Trainer:
             self.log(record)
         return means
 
-    def micro_batch(self, samples: list[TrainSample], device, micro: int, scale: float):
+    def micro_batch(self, samples: list[TrainSample], batch: Batch, device, micro: int, scale: float):
         """Forward and backward of one micro-batch: its objective values, None if skipped, or "lost_step"."""
         seq_len = None
         try:
-            batch = collate_train(samples, self.student).to(device)
+            batch = batch.to(device)
             seq_len = int(batch.input_ids.shape[1])
             targets = self.targets.for_batch(samples, batch)
             with torch.autocast(device_type=device.type, dtype=self.autocast_dtype or torch.float32,

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.data.collate import collate_train
+from harness.devices import model_device
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
 from harness.models.base import quiet_progress
@@ -104,7 +105,7 @@ def fine_tune(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, pr
         epoch, in_epoch = divmod(step, per_epoch)
         order = epoch_order(len(samples), seed, epoch)
         chunk = order[in_epoch * sft_spec.batch_size : (in_epoch + 1) * sft_spec.batch_size]
-        batch = collate_train([samples[i] for i in chunk], loaded)
+        batch = collate_train([samples[i] for i in chunk], loaded).to(model_device(model))
         out = model(**batch.model_inputs(with_labels=True))
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
