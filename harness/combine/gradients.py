@@ -71,18 +71,23 @@ def trainable_parameters(params: Iterable[Tensor] | torch.nn.Module) -> list[Ten
     return out
 
 
-def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor]) -> Grads:
-    """``[k][p]``: the gradient of loss k w.r.t. parameter p (None where p does not affect it)."""
+def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor], *, last: str | None = "ce") -> Grads:
+    """``[k][p]``: the gradient of loss k w.r.t. parameter p (None where p does not affect it).
+
+    The objective named ``last`` (the CE loss, whose graph reaches every layer and the
+    output head) is differentiated last: that backward frees the graph as it goes, so
+    the activations are released while the largest gradient is formed instead of being
+    held beside it. The order changes no value.
+    """
     items = list(losses.items())
-    grads: Grads = []
-    last = max((i for i, (_, loss) in enumerate(items) if loss.requires_grad), default=-1)
-    for i, (name, loss) in enumerate(items):
+    for name, loss in items:
         if loss.dim() != 0:
             raise ValueError(f"objective '{name}': loss must be a scalar, got shape {tuple(loss.shape)}")
-        if not loss.requires_grad:
-            grads.append([None] * len(params))
-            continue
-        grads.append(list(torch.autograd.grad(loss, params, retain_graph=i < last, allow_unused=True)))
+    order = sorted(range(len(items)), key=lambda i: items[i][0] == last)
+    order = [i for i in order if items[i][1].requires_grad]
+    grads: Grads = [[None] * len(params) for _ in items]
+    for n, i in enumerate(order):
+        grads[i] = list(torch.autograd.grad(items[i][1], params, retain_graph=n < len(order) - 1, allow_unused=True))
     return grads
 
 

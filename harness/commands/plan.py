@@ -37,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
     rows = [["student", part, f"{value / GiB:.2f}"] for part, value in plan.student.parts.items()]
     rows.append(["student", "total", f"{plan.student.total / GiB:.2f}"])
     for copy, est in plan.teachers.items():
-        who = f"teacher {copy}" + (f" (shared by {', '.join(plan.shared[copy])})" if len(plan.shared[copy]) > 1 else "")
+        sharing = len(plan.shared[copy])
+        who = f"teacher {copy}" + (f" (shared by {sharing} teachers)" if sharing > 1 else "")
         rows += [[who, part, f"{value / GiB:.2f}"] for part, value in est.parts.items()]
     print(tabulate(rows, headers=["model", "part", "GiB"], tablefmt="simple"))
     placement = plan.placement

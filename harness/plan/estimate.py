@@ -172,9 +172,9 @@ def place(student: Estimate, teachers: Mapping[str, Estimate], *, gpus: int, cap
                 loads[device] = trial
                 break
         else:
-            where = "the other devices" if gpus > 1 else "the student's device"
-            return Placement(None, [], f"teacher {key} ({teachers[key].total / GiB:.1f} GiB) does not fit beside what "
-                                       f"{where} already hold within {capacity / GiB:.0f} GiB each; "
+            where = "any of the other devices" if gpus > 1 else "the student's device"
+            return Placement(None, [], f"teacher {key} ({teachers[key].total / GiB:.1f} GiB) does not fit on {where} "
+                                       f"beside what is already there ({capacity / GiB:.0f} GiB each); "
                                        f"more or larger GPUs are needed")
     devices = [dict(load, total=need(load, i)) for i, load in enumerate(loads)]
     return Placement("spread" if gpus > 1 else "same", devices)

@@ -17,6 +17,10 @@ def enable_gradient_checkpointing(model) -> None:
     """Turn on non-reentrant activation checkpointing of every checkpointable layer of ``model``."""
     if not getattr(model, "supports_gradient_checkpointing", False):
         raise HarnessError(f"train.gradient_checkpointing: {type(model).__name__} does not support it")
-    model.activation_checkpointing_enable({"use_reentrant": False})
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers ≥ 5.2x
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     if getattr(model.config, "use_cache", None):
         model.config.use_cache = False

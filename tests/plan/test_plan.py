@@ -61,6 +61,6 @@ def harness(*args):
 def test_the_paper_recipe_fits_a_node_of_eight_80gb_gpus_and_38b_teachers_do_not_fit_one():
     ok = harness("plan", "recipes/agp_internvl1b.yaml", "--gpus", "8", "--gpu-memory", "80")
     assert ok.returncode == 0, ok.stderr
-    assert "placement: spread on 8 × 80 GiB" in ok.stdout and "shared by" in ok.stdout
+    assert "placement: spread on 8 × 80 GiB" in ok.stdout and "shared by 3 teachers" in ok.stdout
     big = harness("plan", "recipes/agp_internvl1b_t38b.yaml", "--gpus", "1", "--gpu-memory", "80")
     assert big.returncode == 2 and "no placement fits" in big.stderr and len(big.stderr.strip().splitlines()) == 1
