@@ -9,7 +9,8 @@ without what does not change the trained weights or the scores:
 - labels: ``name`` (already the run's folder), ``description`` and ``seed`` (the
   folder's ``-s<seed>``, so the seeds of one configuration share its ``<hash8>``);
 - operational fields (:data:`OPERATIONAL`): logging and checkpoint cadence, the
-  generation batch size, where the teacher cache lives;
+  generation batch size, where the teacher cache lives, how many workers decode
+  images and how teachers are spread over the node's devices;
 - each component's operational options (a class attribute ``operational``: the http
   judge's concurrency and timeouts, say).
 
@@ -30,6 +31,8 @@ OPERATIONAL: tuple[tuple[str, ...], ...] = (
     ("train", "checkpoint_every"),
     ("eval", "batch_size"),
     ("cache", "dir"),
+    ("train", "num_workers"),
+    ("placement",),
 )
 
 
