@@ -3,7 +3,7 @@
 The plain way to read attention maps is ``attn_implementation="eager"`` plus
 ``output_attentions=True``: every layer runs the slow path and returns its
 B×H×S×S probabilities. The harness runs sdpa and recomputes only the requested
-layers. This script times both in one run (best of N, forward-only as for a
+layers. This script times both in one run (interleaved rounds, median ratio with min–max; forward-only as for a
 teacher and forward+backward as for a student) on a deeper-than-zoo model built
 with the real family code and random weights, checks the maps agree, and prints
 the bytes of attention probabilities each path materialises.
@@ -28,7 +28,7 @@ from harness.data.types import TrainSample  # noqa: E402
 from harness.models.base import ModelSource, Scale  # noqa: E402
 from harness.registry import FAMILIES  # noqa: E402
 from harness.signals.capture import AttentionCapture  # noqa: E402
-from timing import best_of  # noqa: E402  (benchmarks/timing.py)
+from timing import interleave, median_of, ratio_stats  # noqa: E402  (benchmarks/timing.py)
 
 
 def build(family: str, layers: int, hidden: int, heads: int, attn: str):
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10, help="at least this many interleaved timings of each")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -108,18 +108,19 @@ def main() -> None:
     rows = []
     for label, fast_fn, slow_fn in (("forward (teacher)", capture_forward, eager_forward),
                                     ("forward+backward (student)", capture_train_step, eager_train_step)):
-        slow_fn(), fast_fn()  # warm up
-        t_fast, t_slow = best_of(fast_fn, args.repeats), best_of(slow_fn, args.repeats)
-        rows.append((label, t_slow, t_fast, t_slow / t_fast))
+        timed = interleave({"eager": slow_fn, "capture": fast_fn}, min_rounds=args.rounds,
+                           max_rounds=max(args.rounds, 30))
+        rows.append((label, median_of(timed["eager"], "seconds"), median_of(timed["capture"], "seconds"),
+                     ratio_stats(timed["eager"], timed["capture"])))
 
     print(f"{args.family}: {fast.depth} layers, hidden {args.hidden}, {heads} heads, batch {args.batch}, "
           f"sequence {seq}, captured layers {wanted}, threads {args.threads}")
     print(f"max |capture - eager| over captured maps: {max_diff:.2e}")
     print(f"attention probabilities materialised: eager {fast.depth * bytes_per_map / 2**20:.1f} MiB "
           f"(all {fast.depth} layers), capture {len(wanted) * bytes_per_map / 2**20:.1f} MiB ({len(wanted)} layers)")
-    print(f"{'pass':<28}{'eager s':>10}{'capture s':>11}{'speed-up':>10}")
-    for label, t_slow, t_fast, ratio in rows:
-        print(f"{label:<28}{t_slow:>10.3f}{t_fast:>11.3f}{ratio:>9.2f}x")
+    print(f"{'pass':<28}{'eager s':>10}{'capture s':>11}{'speed-up (median, min-max, rounds)':>38}")
+    for label, t_slow, t_fast, r in rows:
+        print(f"{label:<28}{t_slow:>10.3f}{t_fast:>11.3f}   {r['median']:6.2f}x ({r['min']:.2f}-{r['max']:.2f}, {r['n']})")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.combine import aggregate, build_combiner  # noqa: E402
 from harness.combine.shuffle import one_order, orders_per_objective  # noqa: E402
 from tests.combine import reference as ref  # noqa: E402
-from timing import best_of  # noqa: E402  (benchmarks/timing.py)
+from timing import interleave, median_of, ratio_stats  # noqa: E402  (benchmarks/timing.py)
 
 NAMES = ["ce", "perception", "reasoning", "planning"]
 
@@ -40,11 +40,13 @@ def main() -> None:
             "mgda": (lambda: aggregate(g, NAMES, "mgda"), lambda: ref.mgda_vec(g)),
         }
         for name, (gram_path, vector_path) in cases.items():
-            t_gram, t_vec = best_of(gram_path), best_of(vector_path)
-            rows.append((name, p, t_gram, t_vec, t_vec / t_gram))
-    print(f"{'combiner':8} {'P':>9} {'gramian s':>10} {'vector s':>10} {'vector/gramian':>15}  (K=4, float64 both paths, 1 thread)")
-    for name, p, t_gram, t_vec, ratio in rows:
-        print(f"{name:8} {p:>9} {t_gram:>10.4f} {t_vec:>10.4f} {ratio:>15.2f}")
+            timed = interleave({"gramian": gram_path, "vector": vector_path}, min_rounds=10, max_rounds=30)
+            rows.append((name, p, median_of(timed["gramian"], "seconds"), median_of(timed["vector"], "seconds"),
+                         ratio_stats(timed["vector"], timed["gramian"])))
+    print(f"{'combiner':8} {'P':>9} {'gramian s':>10} {'vector s':>10} {'vector/gramian (median, min-max, rounds)':>42}"
+          "  (K=4, float64 both paths, 1 thread)")
+    for name, p, t_gram, t_vec, r in rows:
+        print(f"{name:8} {p:>9} {t_gram:>10.4f} {t_vec:>10.4f}   {r['median']:8.2f} ({r['min']:.2f}-{r['max']:.2f}, {r['n']})")
 
 
 if __name__ == "__main__":
