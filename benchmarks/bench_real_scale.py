@@ -277,6 +277,10 @@ class Bench:
             torch.cuda.reset_peak_memory_stats(self.device)
         rss = PeakRSS() if self.device.type == "cpu" else None
         if rss:
+            from timing import release_freed_memory
+
+            release_freed_memory()
+            before = rss.process.memory_info().rss
             rss.__enter__()
         begin = time.perf_counter()
         if variant == "sft":
@@ -315,6 +319,7 @@ class Bench:
         if rss:
             rss.__exit__(None, None, None)
             record["peak_gib"] = rss.peak / 2**30
+            record["step_gib"] = (rss.peak - before) / 2**30
         else:
             record["peak_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
             record["reserved_gib"] = torch.cuda.max_memory_reserved(self.device) / 2**30
@@ -409,6 +414,10 @@ def report(results: dict[str, list[dict]], bench: Bench, args) -> dict:
             print(format_ratio(f"{name.upper()} / SFT time", t, 2.5 if name == "agp" else None))
             print(format_ratio(f"{name.upper()} / SFT peak mem", m, 1.5 if name == "agp" else None))
             summary["ratios"][name] = {"time": t, "peak_memory": m}
+            if args.device == "cpu":
+                s = ratio_stats(results[name], results["sft"], key="step_gib")
+                print(format_ratio(f"{name.upper()} / SFT step mem", s))
+                summary["ratios"][name]["step_memory"] = s
     for row in summary["rows"]:
         print(f"plan / measured peak ({row['variant']}): {row['plan GiB'] / row['peak GiB']:.2f}")
     return summary

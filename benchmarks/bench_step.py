@@ -68,7 +68,7 @@ def main() -> int:
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from timing import format_ratio, interleave, median_of, ratio_stats
+    from timing import format_ratio, interleave, median_of, ratio_stats, release_freed_memory
 
     from harness.combine.gradients import CombinedBackward
     from harness.data.collate import collate_train
@@ -94,6 +94,7 @@ def main() -> int:
         def step():
             samples = batches[turn[name] % len(batches)]
             turn[name] += 1
+            release_freed_memory()
             before = process.memory_info().rss
             with PeakRSS() as peak:
                 start = time.perf_counter()

@@ -81,6 +81,19 @@ def format_ratio(label: str, stats: Mapping[str, float], target: float | None = 
     return line
 
 
+def release_freed_memory() -> None:
+    """Hand memory freed by earlier steps back to the OS (glibc ``malloc_trim``), so that one
+    process's RSS before a step is a fair baseline for the step's peak, whichever variant ran last."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the baseline is merely higher
+        pass
+
+
 def median_of(records: list[dict], key: str) -> float:
     values = [r[key] for r in records if r.get(key) is not None]
     return statistics.median(values) if values else float("nan")

@@ -11,12 +11,17 @@ gradient is formed head by head:
 
 for the incoming gradient G of the mean map. Peak extra memory is one [B, S, S]
 map per head at a time; each backward pass that reaches the map recomputes QKᵀ
-once (cheap beside a 1B model's forward at these lengths).
+once (cheap beside a 1B model's forward at these lengths). Where a layer's
+per-head probabilities are small (at most :data:`KEEP_BYTES`: the tiny zoo, or
+short sequences) they are kept instead, since there the recomputation would cost
+more time than the memory is worth.
 """
 
 from __future__ import annotations
 
 import torch
+
+KEEP_BYTES = 32 << 20  # per layer: keep per-head probabilities for backward up to this size
 
 
 def additive_mask(mask, batch: int, q_len: int, k_len: int, device, dtype) -> torch.Tensor:
@@ -50,24 +55,29 @@ class _HeadMeanAttention(torch.autograd.Function):
         batch, heads, q_len, _ = query.shape
         additive = additive_mask(mask, batch, q_len, key.shape[2], query.device, query.dtype)
         out = torch.zeros(batch, q_len, key.shape[2], dtype=query.dtype, device=query.device)
+        keep = out.numel() * heads * out.element_size() <= KEEP_BYTES
+        kept = []
         for h in range(heads):
-            out += _head_probabilities(query, key, h, scale, additive)
+            probs = _head_probabilities(query, key, h, scale, additive)
+            out += probs
+            if keep:
+                kept.append(probs)
         out /= heads
         ctx.scale = scale
         ctx.mask = mask  # the layer's own mask object (shared by every layer), not a copy
-        ctx.save_for_backward(query, key)
+        ctx.save_for_backward(query, key, *kept)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        query, key = ctx.saved_tensors
+        query, key, *kept = ctx.saved_tensors
         batch, heads, q_len, _ = query.shape
         additive = additive_mask(ctx.mask, batch, q_len, key.shape[2], query.device, query.dtype)
         grad = grad.to(query.dtype) / heads
         d_query = torch.empty_like(query) if ctx.needs_input_grad[0] else None
         d_key = torch.empty_like(key) if ctx.needs_input_grad[1] else None
         for h in range(heads):
-            probs = _head_probabilities(query, key, h, ctx.scale, additive)
+            probs = kept[h] if kept else _head_probabilities(query, key, h, ctx.scale, additive)
             d_scores = probs * (grad - (grad * probs).sum(dim=-1, keepdim=True))
             del probs
             if d_query is not None:

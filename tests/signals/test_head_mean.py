@@ -30,8 +30,19 @@ def masks(kind: str, batch: int, seq: int, g: torch.Generator):
 
 @settings(max_examples=25, deadline=None)
 @given(batch=st.integers(1, 3), heads=st.integers(1, 4), seq=st.integers(1, 9), dim=st.integers(1, 6),
-       kind=st.sampled_from(["none", "bool", "additive"]), seed=st.integers(0, 2**16))
-def test_values_and_gradients_match_autograd(batch, heads, seq, dim, kind, seed):
+       kind=st.sampled_from(["none", "bool", "additive"]), seed=st.integers(0, 2**16), keep=st.booleans())
+def test_values_and_gradients_match_autograd(batch, heads, seq, dim, kind, seed, keep):
+    """Both backward paths: probabilities kept (small layers) and recomputed (large ones)."""
+    import harness.signals.head_mean as head_mean
+
+    previous, head_mean.KEEP_BYTES = head_mean.KEEP_BYTES, (1 << 40 if keep else 0)
+    try:
+        check(batch, heads, seq, dim, kind, seed)
+    finally:
+        head_mean.KEEP_BYTES = previous
+
+
+def check(batch, heads, seq, dim, kind, seed):
     g = torch.Generator().manual_seed(seed)
     query = torch.randn(batch, heads, seq, dim, generator=g, dtype=torch.float64, requires_grad=True)
     key = torch.randn(batch, heads, seq, dim, generator=g, dtype=torch.float64, requires_grad=True)
@@ -54,8 +65,11 @@ def test_passes_gradcheck():
 
 
 @pytest.mark.parametrize("heads", [2, 6])
-def test_keeps_no_per_head_map_for_backward(heads):
-    """What autograd saves is queries and keys, not [B, H, S, S] probabilities."""
+def test_keeps_no_per_head_map_for_backward(heads, monkeypatch):
+    """Above the keep size, what autograd saves is queries and keys, not [B, H, S, S] probabilities."""
+    import harness.signals.head_mean as head_mean
+
+    monkeypatch.setattr(head_mean, "KEEP_BYTES", 0)
     saved = []
 
     def pack(t):
