@@ -25,11 +25,6 @@ from harness.errors import HarnessError
 IGNORE_INDEX = -100
 ImageLike = Union[str, Path, Image.Image]
 
-# Processor outputs that are per token (padded) vs per image (concatenated).
-_PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids")
-_PER_IMAGE = ("pixel_values", "image_grid_thw")
-
-
 class CollateError(HarnessError):
     """A sample that cannot be turned into model inputs (missing image, bad capability…)."""
 
@@ -38,9 +33,10 @@ class CollateError(HarnessError):
 class Batch:
     """Padded model inputs plus what the harness needs beside them.
 
-    ``inputs`` are the forward keyword arguments (``input_ids``, ``attention_mask``,
-    ``pixel_values`` and, for Qwen2.5-VL, ``image_grid_thw`` and
-    ``mm_token_type_ids``). ``labels`` is None for generation batches.
+    ``inputs`` are the forward keyword arguments: the processor outputs the family's
+    adapter names per token (``token_input_keys``, padded) and per image
+    (``image_input_keys``, concatenated), e.g. ``image_grid_thw`` and
+    ``mm_token_type_ids`` for the Qwen families. ``labels`` is None for generation batches.
     ``image_mask`` marks image-feature tokens; ``capabilities`` holds indices into
     :data:`CAPABILITIES` (-1 when unknown, e.g. in generation).
     """
@@ -171,11 +167,11 @@ def _assemble(loaded, encoded: list[dict], labels: list[list[int]] | None, side:
     if pad_id is None:
         pad_id = loaded.tokenizer.eos_token_id
     inputs: dict[str, torch.Tensor] = {}
-    for key in _PER_TOKEN:
+    for key in loaded.adapter.token_input_keys:
         if key in encoded[0]:
             rows = [e[key][0].tolist() for e in encoded]
             inputs[key] = _pad(rows, pad_id if key == "input_ids" else 0, side)
-    for key in _PER_IMAGE:
+    for key in loaded.adapter.image_input_keys:
         parts = [e[key] for e in encoded if key in e and e[key].numel()]
         if parts:
             inputs[key] = torch.cat(parts, dim=0)

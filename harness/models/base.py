@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.models.attention import probabilities, query_key
 from harness.registry import FAMILIES, did_you_mean
 
 INITS = ("pretrained", "random")
@@ -166,7 +167,10 @@ class FamilyAdapter:
 
     - :meth:`load` (``ModelSource`` → :class:`LoadedVLM`), :meth:`scale_names`;
     - :meth:`image_token_mask` (positions holding image features, bool [B, S]);
-    - :meth:`decoder_layers` (the language model's ``nn.ModuleList``);
+    - :meth:`decoder_layers` (the language model's ``nn.ModuleList``) and
+      :meth:`attention_probabilities` (how one layer's attention is recomputed);
+    - ``token_input_keys`` / ``image_input_keys`` (the processor outputs collation keeps)
+      and ``processor_class`` (the family's processor subclass);
     - :meth:`messages` / :meth:`prompt_text` (the chat template for
       (images, question, answer)); collation in :mod:`harness.data.collate` builds
       labels and generation inputs from these.
@@ -178,6 +182,9 @@ class FamilyAdapter:
     model_class: ClassVar[type]
     processor_class: ClassVar[type]
     default_image_side: ClassVar[int] = 448
+    #: Processor outputs with one entry per token (padded per sample) and per image (concatenated).
+    token_input_keys: ClassVar[tuple[str, ...]] = ("input_ids", "attention_mask")
+    image_input_keys: ClassVar[tuple[str, ...]] = ("pixel_values",)
     #: Enters every run's identity: bump it when a change alters what the family computes.
     version: ClassVar[int] = 1
 
@@ -201,23 +208,21 @@ class FamilyAdapter:
             ) from None
 
     def load(self, source: ModelSource, *, attn_implementation: str = "sdpa",
-             device: torch.device | str | None = None) -> LoadedVLM:
+             device: torch.device | str | None = None, folder: str | None = None) -> LoadedVLM:
         """Load the model and processor a source names (see :class:`ModelSource`), onto ``device``
-        (weights go there directly; ``None`` leaves them on the CPU)."""
+        (weights go there directly; ``None`` leaves them on the CPU).
+
+        A built zoo source comes with the ``folder`` the loader (:func:`harness.models.loader.load_model`)
+        built it in; the adapter itself never builds zoo models.
+        """
         dtype = DTYPES[source.dtype]
         device = None if device is None else torch.device(device)
         if source.zoo is not None:
-            from harness.models.zoo import ensure_zoo_model
-
-            if source.zoo not in self.zoo_sizes():
-                raise ModelLoadError(
-                    f"{self.name}: the tiny zoo has no size '{source.zoo}'{did_you_mean(source.zoo, self.zoo_sizes())} "
-                    f"(known: {', '.join(self.zoo_sizes())})"
-                )
             if source.init == "random":
                 return self._random(source, self.zoo_scales[source.zoo], torch.float32 if dtype == "auto" else dtype,
                                     attn_implementation, device)
-            folder = ensure_zoo_model(self.name, source.zoo)
+            if folder is None:
+                raise ModelLoadError(f"model {source.describe()}: a zoo model is loaded through harness.models.load_model")
             return self._from_folder(str(folder), source, dtype, attn_implementation, device, local=True)
         if source.path is not None:
             folder = Path(source.path).expanduser()
@@ -320,6 +325,18 @@ class FamilyAdapter:
     def decoder_layers(self, model: nn.Module) -> nn.ModuleList:
         return model.model.language_model.layers
 
+    def query_key(self, module: nn.Module, hidden_states: torch.Tensor, position_embeddings):
+        """Rotary-embedded queries and keys [B, H, S, D] of one decoder layer's ``self_attn``,
+        recomputed from its own parts (what attention capture reads). The default is for
+        Qwen2-style layers; a family whose attention differs (Qwen3's q/k norms) overrides it."""
+        return query_key(module, hidden_states, position_embeddings)
+
+    def attention_probabilities(self, module: nn.Module, hidden_states: torch.Tensor, position_embeddings,
+                                attention_mask) -> torch.Tensor:
+        """Per-head attention probabilities [B, H, q, k] of one layer, from :meth:`query_key`."""
+        query, key = self.query_key(module, hidden_states, position_embeddings)
+        return probabilities(query, key, module.scaling, attention_mask)
+
     # -- shared behaviour ----------------------------------------------------------
     def image_token_mask(self, config, input_ids: torch.Tensor) -> torch.Tensor:
         """Bool [B, S]: True where the token is an image-feature placeholder."""
@@ -413,15 +430,3 @@ def quiet_progress():
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] + ("…" if len(text) > 300 else "")
-
-
-def get_adapter(family: str) -> FamilyAdapter:
-    """The registered adapter instance of ``family`` (unknown → one-line error)."""
-    return FAMILIES.build(family, field="family")
-
-
-def load_model(spec: Any, *, attn_implementation: str = "sdpa", device: torch.device | str | None = None) -> LoadedVLM:
-    """Load a model from recipe data (``{family, scale|path|zoo, init, dtype, trust_remote_code, seed}``)
-    onto ``device`` (None: the CPU)."""
-    source = ModelSource.from_spec(spec)
-    return get_adapter(source.family).load(source, attn_implementation=attn_implementation, device=device)

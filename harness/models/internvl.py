@@ -83,7 +83,7 @@ class InternVL3Adapter(FamilyAdapter):
     scales = SCALES
     zoo_scales = ZOO_SCALES
     model_class = LazyClass("transformers:InternVLForConditionalGeneration")
-    processor_class = LazyClass("harness.models.processors:ImageOnlyInternVLProcessor")
+    processor_class = LazyClass("harness.models.internvl:ImageOnlyInternVLProcessor")
 
     def check_folder(self, folder: str) -> None:
         from harness.models.base import ModelLoadError
@@ -127,3 +127,31 @@ class InternVL3Adapter(FamilyAdapter):
 
 def _round_up(n: int, multiple: int) -> int:
     return ((n + multiple - 1) // multiple) * multiple
+
+
+_PROCESSOR = None
+
+
+def __getattr__(name: str):
+    """``ImageOnlyInternVLProcessor``, defined on first use (so registering the family imports no transformers)."""
+    global _PROCESSOR
+    if name != "ImageOnlyInternVLProcessor":
+        raise AttributeError(name)
+    if _PROCESSOR is None:
+        from transformers.models.internvl.processing_internvl import InternVLProcessor
+
+        class ImageOnlyInternVLProcessor(InternVLProcessor):
+            """InternVL processor without a video processor; one image tile per image (as Drive-KD feeds)."""
+
+            images_kwargs = {"crop_to_patches": False}
+
+            def __init__(self, image_processor=None, tokenizer=None, image_seq_length: int = 256, chat_template=None,
+                         **kwargs):
+                # The base takes video_processor third; ProcessorMixin zips the arguments against
+                # get_attributes() (image_processor, tokenizer) and the trailing None is dropped.
+                super().__init__(image_processor, tokenizer, None, image_seq_length=image_seq_length,
+                                 chat_template=chat_template, **kwargs)
+
+        ImageOnlyInternVLProcessor.__module__ = __name__
+        _PROCESSOR = ImageOnlyInternVLProcessor
+    return _PROCESSOR

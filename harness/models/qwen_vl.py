@@ -78,7 +78,9 @@ class Qwen2_5_VLAdapter(FamilyAdapter):
     scales = SCALES
     zoo_scales = ZOO_SCALES
     model_class = LazyClass("transformers:Qwen2_5_VLForConditionalGeneration")
-    processor_class = LazyClass("harness.models.processors:ImageOnlyQwen2_5_VLProcessor")
+    processor_class = LazyClass("harness.models.qwen_vl:ImageOnlyQwen2_5_VLProcessor")
+    token_input_keys = ("input_ids", "attention_mask", "mm_token_type_ids")
+    image_input_keys = ("pixel_values", "image_grid_thw")
 
     def offline_processor(self, *, scale: Scale):
         from transformers import Qwen2VLImageProcessorPil
@@ -126,3 +128,25 @@ class Qwen2_5_VLAdapter(FamilyAdapter):
 
 def _get(size, key):
     return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+
+
+_PROCESSOR = None
+
+
+def __getattr__(name: str):
+    """``ImageOnlyQwen2_5_VLProcessor``, defined on first use (so registering the family imports no transformers)."""
+    global _PROCESSOR
+    if name != "ImageOnlyQwen2_5_VLProcessor":
+        raise AttributeError(name)
+    if _PROCESSOR is None:
+        from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
+
+        class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+            """Qwen2.5-VL processor without a video processor (which needs torchvision)."""
+
+            def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+                super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+        ImageOnlyQwen2_5_VLProcessor.__module__ = __name__
+        _PROCESSOR = ImageOnlyQwen2_5_VLProcessor
+    return _PROCESSOR

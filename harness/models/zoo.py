@@ -38,7 +38,7 @@ STAMP = "harness_zoo.json"
 
 
 def zoo_sizes(family: str) -> list[str]:
-    from harness.models.base import get_adapter
+    from harness.models.loader import get_adapter
 
     return list(get_adapter(family).zoo_scales)
 
@@ -56,7 +56,7 @@ def model_folder(family: str, size: str) -> Path:
 
 def _fingerprint(family: str, size: str) -> str:
     """Hash of everything that shapes the built model (its scale entry + version)."""
-    from harness.models.base import get_adapter
+    from harness.models.loader import get_adapter
 
     adapter = get_adapter(family)
     scale = adapter.zoo_scales[size]
@@ -89,7 +89,7 @@ def _seed(family: str, size: str) -> int:
 
 def build_model(family: str, size: str, *, force: bool = False) -> Path:
     """Build one zoo model (no-op when current unless ``force``); returns its folder."""
-    from harness.models.base import get_adapter
+    from harness.models.loader import get_adapter
 
     adapter = get_adapter(family)
     if size not in adapter.zoo_scales:
@@ -139,7 +139,7 @@ def ensure_zoo_model(family: str, size: str) -> Path:
 
 def list_zoo() -> list[dict]:
     """One row per zoo model: family, size, built?, folder and architecture figures."""
-    from harness.models.base import get_adapter
+    from harness.models.loader import get_adapter
 
     rows = []
     for family in zoo_families():

@@ -3,10 +3,12 @@
 Asking transformers for ``output_attentions`` forces eager attention in *every*
 layer and materialises B×H×S×S probabilities for all of them, although Drive-KD
 reads one to a few layers. Instead the model runs with its fast attention and a
-forward pre-hook on each requested layer's ``self_attn`` recomputes that layer's
-softmax(QKᵀ·scale + mask) from the module's own q/k projections, with the
+forward pre-hook on each requested layer's ``self_attn`` asks the model's family
+adapter for that layer's rotary-embedded queries and keys, recomputed from the
+module's own projections (``FamilyAdapter.query_key``; Qwen2-style layers by
+default, :mod:`harness.models.attention`; Qwen3-VL normalises them first), with the
 rotary embedding the model hands the layer (``position_embeddings``; for
-Qwen2.5-VL this is already the 3D multimodal rotary) and the grouped-query
+Qwen2.5-VL and Qwen3-VL already the 3D multimodal rotary) and the grouped-query
 repetition. Only the requested layers ever build a map, and the recomputation is
 differentiable (head-mean maps through :mod:`harness.signals.head_mean`, which keeps
 no per-head probabilities for backward); teachers are captured under ``no_grad``.
@@ -20,50 +22,14 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 import torch
-from torch import nn
 
 from harness.errors import HarnessError
-from harness.signals.head_mean import additive_mask, head_mean_attention
+from harness.models.attention import qwen2_attention_probabilities as attention_probabilities  # noqa: F401
+from harness.signals.head_mean import head_mean_attention
 
 
 def _keep(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """Rotate the two halves of the last dimension (the RoPE convention of Qwen2/Qwen2.5-VL)."""
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def _apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    # x: [B, H, S, D]; cos/sin: [B, S, D] broadcast over heads.
-    return x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1)
-
-
-def query_key(module: nn.Module, hidden_states: torch.Tensor, position_embeddings) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotary-embedded queries and keys [B, H, S, D] of one Qwen2-style attention module, keys repeated
-    to the query heads. Float32 whatever the model dtype, so bf16 students and teachers still get
-    accurate distillation targets."""
-    batch, q_len, _ = hidden_states.shape
-    head_dim = module.head_dim
-    query = module.q_proj(hidden_states).view(batch, q_len, -1, head_dim).transpose(1, 2).float()
-    key = module.k_proj(hidden_states).view(batch, q_len, -1, head_dim).transpose(1, 2).float()
-    cos, sin = position_embeddings
-    query = _apply_rotary(query, cos.float(), sin.float())
-    key = _apply_rotary(key, cos.float(), sin.float())
-    groups = query.shape[1] // key.shape[1]
-    if groups > 1:
-        key = key.repeat_interleave(groups, dim=1)
-    return query, key
-
-
-def attention_probabilities(module: nn.Module, hidden_states: torch.Tensor, position_embeddings, attention_mask) -> torch.Tensor:
-    """Per-head attention probabilities [B, H, q, k] of one Qwen2-style attention module (float32)."""
-    query, key = query_key(module, hidden_states, position_embeddings)
-    scores = torch.matmul(query, key.transpose(-1, -2)) * float(module.scaling)
-    scores = scores + additive_mask(attention_mask, query.shape[0], query.shape[2], key.shape[2], scores.device, torch.float32)
-    return torch.softmax(scores, dim=-1)
 
 
 class AttentionCapture:
@@ -86,6 +52,7 @@ class AttentionCapture:
             raise HarnessError(f"attention capture: heads '{heads}' is not one of mean, none")
         decoder = loaded.decoder_layers()
         self.name = getattr(loaded, "name", "model")
+        self._adapter = loaded.adapter
         self.layers = sorted(set(int(i) for i in layers))
         for i in self.layers:
             if not 0 <= i < len(decoder):
@@ -100,7 +67,7 @@ class AttentionCapture:
     def _hook(self, layer: int):
         def hook(module, args, kwargs):
             hidden = kwargs.get("hidden_states", args[0] if args else None)
-            cache = kwargs.get("past_key_values")
+            cache = kwargs.get("past_key_values", kwargs.get("cache"))
             if cache is not None and cache.get_seq_length(module.layer_idx) > 0:
                 raise HarnessError(f"attention capture on {self.name}: run the forward pass without a filled KV cache")
             # Identity saved-tensor hooks keep this graph's tensors out of gradient checkpointing's
@@ -109,10 +76,10 @@ class AttentionCapture:
                     torch.autograd.graph.saved_tensors_hooks(_keep, _keep):
                 position, mask = kwargs["position_embeddings"], kwargs.get("attention_mask")
                 if self.heads == "mean":
-                    query, key = query_key(module, hidden, position)
+                    query, key = self._adapter.query_key(module, hidden, position)
                     self.maps[layer] = head_mean_attention(query, key, module.scaling, mask)
                 else:
-                    self.maps[layer] = attention_probabilities(module, hidden, position, mask)
+                    self.maps[layer] = self._adapter.attention_probabilities(module, hidden, position, mask)
             self.calls[layer] += 1
             return None
 

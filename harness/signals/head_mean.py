@@ -21,27 +21,9 @@ from __future__ import annotations
 
 import torch
 
+from harness.models.attention import additive_mask  # noqa: F401  (the one copy; tests import it here)
+
 KEEP_BYTES = 32 << 20  # per layer: keep per-head probabilities for backward up to this size
-
-
-def additive_mask(mask, batch: int, q_len: int, k_len: int, device, dtype) -> torch.Tensor:
-    """The additive mask [B|1, 1, q, k] the eager path would add, from what the layer received.
-
-    sdpa layers receive ``None`` (pure causal, no padding), a boolean mask (True =
-    attend) or an additive float mask. Masked entries use the dtype's minimum,
-    as eager attention does, so fully masked (left-padding) rows stay finite.
-    """
-    neg = torch.finfo(dtype).min
-    zero, floor = torch.zeros((), dtype=dtype, device=device), torch.full((), neg, dtype=dtype, device=device)
-    if mask is None:
-        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=device).tril(diagonal=k_len - q_len)
-        return torch.where(causal, zero, floor)[None, None]
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"attention capture: unsupported attention mask type {type(mask).__name__}")
-    mask = mask[..., :k_len].to(device)
-    if mask.dtype == torch.bool:
-        return torch.where(mask, zero, floor)
-    return mask.to(dtype).clamp_min(neg)
 
 
 def _head_probabilities(query: torch.Tensor, key: torch.Tensor, h: int, scale: float, mask: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 import pytest
 
-FAMILIES = ["internvl3", "qwen2_5_vl"]
+from harness.registry import FAMILIES as REGISTERED
+
+FAMILIES = REGISTERED.names()  # every registered family
 
 
 @pytest.mark.parametrize("family", FAMILIES)

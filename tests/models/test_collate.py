@@ -6,7 +6,9 @@ import torch
 from harness.data.collate import IGNORE_INDEX, CollateError, Collator, collate_generation, collate_train
 from harness.data.types import CAPABILITIES, TrainSample
 
-FAMILIES = ["internvl3", "qwen2_5_vl"]
+from harness.registry import FAMILIES as REGISTERED
+
+FAMILIES = REGISTERED.names()  # every registered family
 
 
 @pytest.mark.parametrize("family", FAMILIES)

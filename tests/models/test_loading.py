@@ -12,8 +12,9 @@ from harness.registry import FAMILIES
 PUBLISHED = {
     "internvl3": {"1b": 0.938, "2b": 2.09, "8b": 7.94, "14b": 15.1, "38b": 38.4, "78b": 78.4},
     "qwen2_5_vl": {"3b": 3.75, "7b": 8.29, "32b": 33.5, "72b": 73.4},
+    "qwen3_vl": {"4b": 4.44, "8b": 8.77},  # the model cards' totals (the 2B's is given only as "2B")
 }
-DEPTHS = {"internvl3": {"1b": 24, "8b": 28}, "qwen2_5_vl": {"3b": 36, "7b": 28}}
+DEPTHS = {"internvl3": {"1b": 24, "8b": 28}, "qwen2_5_vl": {"3b": 36, "7b": 28}, "qwen3_vl": {"4b": 36, "8b": 36}}
 
 
 def test_scale_tables():
@@ -21,6 +22,8 @@ def test_scale_tables():
     assert scale_names("qwen2_5_vl") == ["3b", "7b", "32b", "72b"]
     assert get_adapter("internvl3").scale("8b").hub_id == "OpenGVLab/InternVL3-8B-hf"
     assert get_adapter("qwen2_5_vl").scale("3b").hub_id == "Qwen/Qwen2.5-VL-3B-Instruct"
+    assert scale_names("qwen3_vl") == ["2b", "4b", "8b"]
+    assert get_adapter("qwen3_vl").scale("2b").text["num_hidden_layers"] == 28
 
 
 @pytest.mark.parametrize("family", sorted(PUBLISHED))
@@ -140,4 +143,6 @@ def test_real_scales_use_one_448_tile_of_256_image_tokens(family):
     assert adapter.image_side_of(config, processor) == 448
     text = adapter.prompt_text(processor, 1, "Q?")
     ids = processor(images=[Image.new("RGB", (448, 448))], text=[text], return_tensors="pt")["input_ids"]
-    assert int(adapter.image_token_mask(config, ids).sum()) == 256
+    # 448 px: 14-px patches merged 2×2 (InternVL3's pixel shuffle, Qwen2.5-VL) → 256 tokens;
+    # Qwen3-VL's 16-px patches merged 2×2 → 196
+    assert int(adapter.image_token_mask(config, ids).sum()) == (196 if family == "qwen3_vl" else 256)

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from harness.models import load_model
 from harness.models.zoo import STAMP, build_model, list_zoo, model_folder, zoo_families, zoo_sizes
 
-FAMILIES = ["internvl3", "qwen2_5_vl"]
+FAMILIES = ["internvl3", "qwen2_5_vl", "qwen3_vl"]
 
 
 def _digest(path):

@@ -19,7 +19,8 @@ def test_the_paper_recipes_are_all_there():
                      "agp_qwen3b", "sum_qwen3b", "pcgrad_qwen3b", "sft_qwen3b",
                      "agp_internvl1b_t14b", "agp_internvl1b_t38b", "agp_internvl2b_t8b"):
         assert required in names, required
-    assert {p.stem.replace("internvl1b", "internvl").replace("qwen3b", "qwen") for p in REAL if "_t" not in p.stem} <= {
+    tiny_name = lambda stem: stem.replace("internvl1b", "internvl").replace("qwen3b", "qwen").replace("qwen3vl2b", "qwen3vl")
+    assert {tiny_name(p.stem) for p in REAL if "_t" not in p.stem} <= {
         p.stem for p in TINY
     }
 
