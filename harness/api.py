@@ -1,17 +1,15 @@
 """The Python API: what the CLI does, callable from a notebook without a subprocess.
 
 Each function here is what one ``harness`` subcommand calls; the CLI only parses
-arguments and prints. Stages whose issue has not landed raise
-:class:`~harness.errors.NotLandedError`.
+arguments and prints. Heavy modules are imported inside the functions, so
+``import harness`` stays cheap.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.errors import NotLandedError
 from harness.recipe import LoadedRecipe, load_recipe
 from harness.registry import REGISTRIES, registry
 
@@ -36,38 +34,39 @@ def validate(path: str | Path, overrides: Iterable[str] = (), *, check_files: bo
     return recipe
 
 
-def _landed(module: str, attr: str, issue: str):
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            raise NotLandedError(f"{attr} is not available yet; it lands with {issue}") from None
-        raise
-
-
 def run(recipe: str | Path | LoadedRecipe, overrides: Iterable[str] = (), **options: Any):
     """Run a recipe end to end (train, then evaluate) and return its run directory."""
-    return _landed("harness.runner", "run_recipe", "the run issue")(recipe, overrides=overrides, **options)
+    from harness.runner import run_recipe
+
+    return run_recipe(recipe, overrides=overrides, **options)
 
 
 def evaluate(*args: Any, **kwargs: Any):
     """Evaluate a model on DriveBench-format data."""
-    return _landed("harness.eval.api", "evaluate", "the evaluation issue")(*args, **kwargs)
+    from harness.eval.api import evaluate as _evaluate
+
+    return _evaluate(*args, **kwargs)
 
 
 def sweep(*args: Any, **kwargs: Any):
     """Run an ablation study."""
-    return _landed("harness.sweep.study", "sweep", "the sweep issue")(*args, **kwargs)
+    from harness.sweep.study import sweep as _sweep
+
+    return _sweep(*args, **kwargs)
 
 
 def report(*args: Any, **kwargs: Any):
     """Write tables and plots from runs or an ablation."""
-    return _landed("harness.report.api", "report", "the report issue")(*args, **kwargs)
+    from harness.report.api import report as _report
+
+    return _report(*args, **kwargs)
 
 
 def build_zoo(*args: Any, **kwargs: Any):
     """Build the tiny offline model zoo."""
-    return _landed("harness.models.zoo", "build_zoo", "the models issue")(*args, **kwargs)
+    from harness.models.zoo import build_zoo as _build_zoo
+
+    return _build_zoo(*args, **kwargs)
 
 
 def synth(out: str | Path, *, force: bool = False, **config: Any):

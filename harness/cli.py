@@ -14,7 +14,7 @@ import traceback
 from types import ModuleType
 
 from harness.commands import COMMANDS
-from harness.errors import HarnessError, NotLandedError
+from harness.errors import HarnessError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,14 +24,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _command_module(name: str) -> ModuleType | None:
-    module, _, _ = COMMANDS[name]
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name][0])
 
 
 def build_parser(load: str | None = None) -> argparse.ArgumentParser:
@@ -43,15 +37,11 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (_, help_text, _) in COMMANDS.items():
+    for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if name == load:
-            module = _command_module(name)
-            if module is not None:
-                module.configure(p)
-            else:
-                p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            _command_module(name).configure(p)
     return parser
 
 
@@ -65,11 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = bool(getattr(args, "debug", False))
     try:
-        module = _command_module(args.command)
-        if module is None:
-            issue = COMMANDS[args.command][2]
-            raise NotLandedError(f"not available yet; it lands with {issue}")
-        return int(module.main(args) or 0)
+        return int(_command_module(args.command).main(args) or 0)
     except HarnessError as exc:
         if debug:
             traceback.print_exc()

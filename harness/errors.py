@@ -49,10 +49,3 @@ class RecipeError(HarnessError):
         where = ": ".join(p for p in (file, field) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
-
-class NotLandedError(HarnessError):
-    """A command whose implementation has not landed yet."""
-
-
-class RunExistsError(HarnessError):
-    """A finished run directory exists and --force was not given."""

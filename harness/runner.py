@@ -372,16 +372,12 @@ def run_recipe(
 
 
 def _evaluate(recipe: LoadedRecipe, student, run: RunDir, progress: bool) -> dict[str, Any]:
-    """Evaluation after training, when the recipe has eval data and the evaluator has landed."""
+    """Evaluation after training, when the recipe has eval data."""
+    from harness.eval.api import evaluate_run
+
     spec = recipe.spec
     if not spec.eval.enabled or spec.data.eval is None:
         return {"status": "skipped (no data.eval or eval.enabled is false)"}
-    try:
-        from harness.eval.api import evaluate_run
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("harness.eval"):
-            return {"status": "not available yet (lands with the evaluation issue)"}
-        raise
     return evaluate_run(recipe, student, run, progress=progress)
 
 

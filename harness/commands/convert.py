@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "convert an original remote-code InternVL3 checkpoint to the -hf layout"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

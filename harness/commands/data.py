@@ -6,7 +6,6 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-HELP = "build synthetic data, convert and inspect DriveBench files"
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run the mini Drive-KD paper on the tiny zoo and synthetic data (what `make demo` runs)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

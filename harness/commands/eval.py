@@ -10,7 +10,6 @@ from tabulate import tabulate
 
 from harness.errors import HarnessError
 
-HELP = "evaluate a model on DriveBench-format data"
 
 
 def _key_values(pairs: list[str], flag: str) -> dict:

@@ -6,7 +6,6 @@ import argparse
 
 from harness import api
 
-HELP = "list registered components with one-line descriptions"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

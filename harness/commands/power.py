@@ -6,7 +6,6 @@ import argparse
 
 from harness.errors import HarnessError
 
-HELP = "plan seeds and items: minimum detectable effect at 80% power, or the seeds an effect needs"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ import argparse
 import sys
 import warnings
 
-HELP = "write paper tables and plots from runs or an ablation"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ import argparse
 
 from harness import api
 
-HELP = "distil a student from a recipe, then evaluate it"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

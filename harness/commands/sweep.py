@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run an Optuna ablation study from an ablation file"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import optuna
+
     from harness import api
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints its own progress lines
 
     result = api.sweep(args.ablation, storage=args.storage, workers=args.workers, n_trials=args.n_trials,
                        results_root=args.results, study_name=args.study_name, rerun_top_k=args.rerun_top,

@@ -15,7 +15,6 @@ from harness.errors import HarnessError
 from harness.paths import results_dir
 from harness.rundir import run_path
 
-HELP = "check recipes without running them"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

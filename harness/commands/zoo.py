@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "build or list the tiny offline model zoo"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

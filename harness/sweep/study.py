@@ -40,9 +40,13 @@ class SweepResult:
 
 
 def quiet_optuna() -> None:
+    """Keep Optuna's experimental-feature and deprecation warnings out of a sweep's output.
+
+    Optuna's own log level is the caller's to set (the CLI does): a library call never
+    changes it for the whole process.
+    """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
 

@@ -45,13 +45,6 @@ def test_unknown_command_exits_2(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_not_landed_command_says_so_and_exits_2(capsys, monkeypatch):
-    monkeypatch.setitem(COMMANDS, "zz", ("harness.commands.zz_missing", "a future command", "issue 99"))
-    code, _, err = run_cli(capsys, "zz")
-    assert code == 2
-    assert err.strip() == "harness zz: error: not available yet; it lands with issue 99"
-
-
 def test_user_error_is_one_line_without_traceback(capsys, tmp_path):
     code, _, err = run_cli(capsys, "validate", str(tmp_path / "missing.yaml"))
     assert code == 2
