@@ -8,7 +8,6 @@ from tabulate import tabulate
 
 from harness.errors import HarnessError
 
-HELP = "estimate a recipe's memory per device (no weights, no GPU) and find a placement"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

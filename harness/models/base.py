@@ -284,18 +284,14 @@ class FamilyAdapter:
         """
         dtype = DTYPES[source.dtype]
         dtype = torch.float32 if dtype == "auto" else dtype
-        if source.scale is not None:
-            scale = self.scale(source.scale)
+        if source.scale is not None or source.zoo is not None:
+            # a zoo model is built from exactly this table entry, so its shapes need no built folder
+            scale = self.scale(source.scale) if source.scale is not None else self.zoo_scales[source.zoo]
             config = self.build_config(scale, self.offline_processor(scale=scale))
         else:
             from transformers import AutoConfig
 
-            if source.zoo is not None:
-                from harness.models.zoo import ensure_zoo_model
-
-                where = str(ensure_zoo_model(self.name, source.zoo))
-            else:
-                where = str(Path(source.path).expanduser())
+            where = str(Path(source.path).expanduser())
             try:
                 config = AutoConfig.from_pretrained(where, trust_remote_code=source.trust_remote_code)
             except (OSError, ValueError) as exc:

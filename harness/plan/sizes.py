@@ -58,7 +58,7 @@ def _get(config, *names, default=None):
 
 def model_shape(spec: dict[str, Any]) -> ModelShape:
     """The :class:`ModelShape` of a load spec (``{family, scale|path|zoo, dtype, …}``)."""
-    from harness.models.base import ModelSource, get_adapter
+    from harness.models import ModelSource, get_adapter
 
     source = ModelSource.from_spec(spec)
     adapter = get_adapter(source.family)
