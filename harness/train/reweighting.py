@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from harness.registry import REWEIGHTINGS
 
 
+_CONVERGED = 1e-12  # gradient norm of the share error below which the shares are at their target
+
+
 def _inverse_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
@@ -102,7 +105,10 @@ class GradNormReweighting(Reweighting):
             loss = ((share - target) ** 2).sum()
             (grad,) = torch.autograd.grad(loss, a)
             with torch.no_grad():
-                a -= self.lr * grad / (grad.norm() + 1e-12) if grad.norm() > 0 else 0 * grad
+                # A normalised step has a fixed length, so a gradient that is only rounding
+                # noise (shares already at the target) must not move the logits at all.
+                if grad.norm() > _CONVERGED:
+                    a -= self.lr * grad / grad.norm()
         self.logits.update({n: float(v) for n, v in zip(names, a.detach())})
         return self.multipliers(names)
 
