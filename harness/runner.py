@@ -41,6 +41,7 @@ from harness.train.objectives import ObjectiveSet
 from harness.train.seeding import seed_everything
 from harness.train.sft import ensure_sft_teacher
 from harness.train.teacher_cache import TeacherCache
+from harness.train.tracking import RunNaming, Tracking, flat_params
 
 
 @dataclass
@@ -304,8 +305,13 @@ def run_recipe(
     results_root: str | Path | None = None,
     progress: bool = True,
     evaluate: bool = True,
+    study: str | None = None,
+    trial: int | None = None,
 ) -> RunDir:
-    """Run a recipe end to end; returns its run directory (an existing finished one is a no-op)."""
+    """Run a recipe end to end; returns its run directory (an existing finished one is a no-op).
+
+    ``study`` and ``trial`` say which sweep trial this run is (its trackers group by them).
+    """
     loaded = recipe if isinstance(recipe, LoadedRecipe) else load_recipe(recipe, overrides)
     if isinstance(recipe, LoadedRecipe) and overrides:
         loaded = loaded.with_overrides(overrides)
@@ -329,13 +335,16 @@ def run_recipe(
                           legacy_hash=loaded.legacy_hash)
     opened = _share(opened, world)
     run = opened.run
+    tracking = Tracking()
     try:
         with _sigterm_as_interrupt():
+            if rank == 0:
+                tracking = _open_tracking(loaded, run, root, study, trial)
             trainer = Trainer(
                 student=prepared.student, objectives=prepared.objectives, targets=prepared.targets,
                 samples=prepared.samples, train_spec=loaded.spec.train, combiner=prepared.combiner,
                 generator=prepared.generator, seed=loaded.seed, run=run, progress=progress,
-                rank=rank, world=world,
+                rank=rank, world=world, log=tracking.around(run.log) if tracking else None,
             )
             result = trainer.train(resume=opened.resumed)
             if rank != 0:  # rank 0 writes the results; the others are done
@@ -356,6 +365,7 @@ def run_recipe(
             }
             if evaluate:
                 summary["eval"] = _evaluate(loaded, prepared.student, run, progress)
+                tracking.log_eval(summary["eval"], step=result.steps)
             summary["seconds"] = round(time.perf_counter() - started, 3)
             run.finish(summary=summary)
     except KeyboardInterrupt as exc:
@@ -367,8 +377,19 @@ def run_recipe(
     except Exception as exc:
         run.fail(f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        tracking.close()
     print_summary(run)
     return run
+
+
+def _open_tracking(recipe: LoadedRecipe, run: RunDir, root: Path, study: str | None, trial: int | None) -> Tracking:
+    """The recipe's trackers for this run, told the resolved recipe, its hash and the trial."""
+    params = {**flat_params(recipe.resolved), "config_hash": recipe.hash, "run_dir": str(run.path)}
+    if study is not None:
+        params.update(study=study, trial=trial)
+    naming = RunNaming.of(recipe.name, run.path.name, study=study, trial=trial)
+    return Tracking.open(recipe.spec.train.trackers, params=params, naming=naming, results_root=root)
 
 
 def _evaluate(recipe: LoadedRecipe, student, run: RunDir, progress: bool) -> dict[str, Any]:

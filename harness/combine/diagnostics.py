@@ -16,8 +16,10 @@ from torch import Tensor
 def diagnostics(gramian: Tensor | None, names: list[str], weights: Tensor) -> dict:
     """Pairwise cosines, the conflicting pairs, gradient norms and the final weights by name.
 
-    A pair conflicts when the inner product of its gradients is negative. With no
-    Gramian (the single-backward ``sum`` path) only the weights are reported.
+    A pair conflicts when the inner product of its gradients is negative. The norm
+    after combination is that of ``sum_k w_k g_k``, which is ``sqrt(w^T G w)``: read
+    off the Gramian, no pass over the parameters. With no Gramian (the
+    single-backward ``sum`` path) only the weights are reported.
     """
     names = list(names)
     record: dict = {"weights": {n: float(w) for n, w in zip(names, weights.tolist())}}
@@ -37,6 +39,9 @@ def diagnostics(gramian: Tensor | None, names: list[str], weights: Tensor) -> di
             if j > i and float(g[i, j]) < 0.0:
                 conflicting.append([a, b])
     record["grad_norms"] = {n: (v if math.isfinite(v) else None) for n, v in zip(names, norms)}
+    w = torch.as_tensor(weights, dtype=torch.float64).cpu()
+    combined = math.sqrt(max(0.0, float(w @ g @ w)))
+    record["combined_norm"] = combined if math.isfinite(combined) else None
     record["cosine"] = cosine
     record["conflicts"] = len(conflicting)
     record["conflicting_pairs"] = conflicting

@@ -131,6 +131,10 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
         check_component("reweightings", recipe.reweighting, field="reweighting", file=file)
     if recipe.eval.enabled and recipe.data.eval is not None:
         check_component("judges", recipe.eval.judge, field="eval.judge", file=file)
+    if recipe.train.trackers:
+        from harness.train.tracking import check_trackers
+
+        check_trackers(recipe.train.trackers, file=file)
 
 
 # -- resolution: what the run's identity is made of ------------------------------------

@@ -10,7 +10,7 @@ without what does not change the trained weights or the scores:
   folder's ``-s<seed>``, so the seeds of one configuration share its ``<hash8>``);
 - operational fields (:data:`OPERATIONAL`): logging and checkpoint cadence, the
   generation batch size, where the teacher cache lives, how many workers decode
-  images and how teachers are spread over the node's devices;
+  images and how teachers are spread over the node's devices, the experiment trackers;
 - each component's operational options (a class attribute ``operational``: the http
   judge's concurrency and timeouts, say).
 
@@ -33,6 +33,7 @@ OPERATIONAL: tuple[tuple[str, ...], ...] = (
     ("cache", "dir"),
     ("train", "num_workers"),
     ("placement",),
+    ("train", "trackers"),  # where a run is watched from is not what it is
 )
 
 
@@ -75,4 +76,6 @@ def config_hash(resolved: dict[str, Any], operational: Iterable[tuple[str, ...]]
 
 def legacy_hash(as_written: dict[str, Any]) -> str:
     """The first identity: the schema dump of the recipe as written, without ``description``."""
-    return content_hash({k: v for k, v in as_written.items() if k not in ("description", "versions")})
+    data = copy.deepcopy({k: v for k, v in as_written.items() if k not in ("description", "versions")})
+    _drop(data, ("train", "trackers"))  # a field the first identity's schema did not have
+    return content_hash(data)

@@ -220,7 +220,12 @@ class TrainSpec(Strict):
     max_skipped: float = Field(
         0.01, ge=0, le=1, description="stop once more than this fraction of the planned micro-batches was skipped"
     )
-    log_every: int = Field(1, ge=1, description="optimizer steps between metrics.jsonl lines")
+    log_every: int = Field(1, ge=1, description="optimizer steps between metrics.jsonl lines (and tracker points)")
+    trackers: list[Component] = Field(
+        [],
+        description="experiment trackers (accelerate's: tensorboard, wandb, mlflow, trackio, …), each a name or "
+        "{name, project, logging_dir, …}; not part of the run's identity (docs/tracking.md)",
+    )
     gradient_checkpointing: bool = Field(
         False, description="recompute the student's layer activations in backward (less memory, captured maps exact)"
     )

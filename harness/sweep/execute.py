@@ -98,8 +98,11 @@ def run_trial(
     on_metrics: Callable[[list[dict[str, Any]]], bool] | None = None,
     poll_s: float = 0.5,
     inline: bool = False,
+    trial: tuple[str, int] | None = None,
 ) -> Outcome:
     """Run (or reuse) the recipe's run directory; ``on_metrics`` returning True prunes it.
+
+    ``trial`` is (study, trial number): the run tells its trackers which trial it is.
 
     ``inline`` runs it in this process instead of a `harness run` child: no pruning,
     and a crash takes the worker with it (its heartbeat then hands the trial on), but
@@ -113,8 +116,8 @@ def run_trial(
         if run.status == "finished":
             return Outcome("finished", run, reused=True)
         if inline:
-            return _run_here(recipe, run, results_root, recipe_dir, log_file)
-        return _launch(recipe, run, results_root, recipe_dir, log_file, on_metrics, poll_s)
+            return _run_here(recipe, run, results_root, recipe_dir, log_file, trial)
+        return _launch(recipe, run, results_root, recipe_dir, log_file, on_metrics, poll_s, trial)
 
 
 @contextmanager
@@ -140,10 +143,12 @@ def _write_recipe(recipe: LoadedRecipe, recipe_dir: Path) -> Path:
 
 
 def _launch(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path,
-            on_metrics, poll_s: float) -> Outcome:
+            on_metrics, poll_s: float, trial: tuple[str, int] | None = None) -> Outcome:
     started = time.perf_counter()
     recipe_file = _write_recipe(recipe, recipe_dir)
     cmd = [sys.executable, "-m", "harness.cli", "run", str(recipe_file), "--results", str(results_root), "--quiet"]
+    if trial is not None:
+        cmd += ["--study", trial[0], "--trial", str(trial[1])]
     if run.path.exists():
         cmd.append("--resume")
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +181,8 @@ def _launch(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: P
     return Outcome("failed", run, error=_last_line(log_file) or f"exit code {child.returncode}", seconds=seconds)
 
 
-def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path) -> Outcome:
+def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path,
+              trial: tuple[str, int] | None = None) -> Outcome:
     """The trial in this process, its output into the trial's log as a child's would go."""
     import contextlib
 
@@ -190,7 +196,8 @@ def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir:
         print(f"$ (inline) harness run {recipe_file} --results {results_root} --quiet{' --resume' if resume else ''}",
               flush=True)
         try:
-            run_recipe(recipe, results_root=results_root, resume=resume, progress=False)
+            study, number = trial if trial is not None else (None, None)
+            run_recipe(recipe, results_root=results_root, resume=resume, progress=False, study=study, trial=number)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a failed trial, not a failed worker

@@ -223,9 +223,7 @@ def sweep(
     if inline_trials and ablation.spec.pruner.name != "none":
         raise HarnessError(f"{ablation_file}: pruner.name: pruning stops a trial's own process, so it cannot "
                            "go with --inline-trials")
-    name = study_name or ablation.name
-    root = Path(results_root) if results_root is not None else results_dir()
-    url = storage or default_storage(root, name)
+    name, root, url = study_location(ablation, storage=storage, results_root=results_root, study_name=study_name)
     store = open_storage(url, ablation.spec.retry)
     study = open_study(ablation, store, study_name=name, n_trials=n_trials, enqueue_plan=not worker_only)
     sweep_dir = root / "sweeps" / name
@@ -273,6 +271,15 @@ def sweep(
         out(summary_table(result, ablation))
         _write_summary(sweep_dir, result)
     return result
+
+
+def study_location(ablation: Ablation, *, storage: str | None, results_root: str | Path | None,
+                   study_name: str | None) -> tuple[str, Path, str]:
+    """(study name, results root, storage URL) of an ablation's study: the file's name and
+    ``<results>/sweeps/<study>.db`` unless given."""
+    name = study_name or ablation.name
+    root = Path(results_root) if results_root is not None else results_dir()
+    return name, root, storage or default_storage(root, name)
 
 
 def summary_table(result: SweepResult, ablation: Ablation) -> str:

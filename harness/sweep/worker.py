@@ -168,7 +168,8 @@ def run_claimed(ctx: Context, trial) -> None:
     try:
         outcome = run_trial(recipe, results_root=ctx.results_root, recipe_dir=ctx.sweep_dir / "recipes",
                             log_file=ctx.sweep_dir / "logs" / f"trial-{trial.number:04d}.log",
-                            on_metrics=on_metrics if use_pruner else None, inline=ctx.inline)
+                            on_metrics=on_metrics if use_pruner else None, inline=ctx.inline,
+                            trial=(study.study_name, trial.number))
     except KeyboardInterrupt:
         # Stopped by the user: the trial will be picked up again by the next `harness sweep`.
         study.tell(trial, state=TrialState.FAIL)

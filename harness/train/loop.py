@@ -45,6 +45,7 @@ from harness.train.failures import FailurePolicy, free_accelerator_memory, is_ou
 from harness.train.recompute import enable_gradient_checkpointing
 from harness.train.schedule import make_scheduler
 from harness.train.seeding import rng_state, set_rng_state
+from harness.train.telemetry import StepWindow
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Trainer:
         self.step = 0
         self.skipped = 0
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train_spec.precision)
+        self.window = StepWindow()  # step time, tokens/s and conflict share between log points
         if world > 1 and "skip" in (train_spec.on_oom, train_spec.nan_policy):
             # a rank that skips a micro-batch leaves the others waiting in the gradient all-reduce
             raise HarnessError("train.on_oom / train.nan_policy: skip works in one process only; use error with several")
@@ -209,11 +211,14 @@ class Trainer:
         skipped alone. A step whose micro-batches were all skipped takes no optimizer step
         (the schedule still advances with the data).
         """
+        started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
         trained = 0
+        tokens = 0
         scale = 1.0 / self.spec.grad_accum if self.spec.accum_reduction == "mean" else 1.0
         for micro, (samples, batch) in enumerate(group):
+            tokens += int(batch.attention_mask.sum())
             outcome = self.micro_batch(samples, batch, device, micro + 1, scale)
             if outcome == "lost_step":  # .grad was half written when memory ran out: the step is gone
                 trained = 0
@@ -243,14 +248,15 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         means = {k: v / trained for k, v in sums.items()}
+        combined = [r.diagnostics() for r in records]
+        self.window.add(seconds=time.perf_counter() - started, tokens=tokens, diagnostics=combined)
         if self.log is not None and (self.step % self.spec.log_every == 0 or self.step == self.total_steps):
-            record: dict[str, Any] = {"step": self.step, "lr": lr, "loss": means}
-            if grad_norm is not None and self.spec.max_grad_norm:
-                record["grad_norm"] = grad_norm
+            record: dict[str, Any] = {"step": self.step, "lr": lr, "loss": means, **self.window.flush()}
+            record["grad_norm"] = grad_norm  # the step's update (before clipping, when clipped)
             if trained < len(group):
                 record["skipped_micro_batches"] = len(group) - trained
-            if records:
-                record["combine"] = records[-1].diagnostics()
+            if combined:
+                record["combine"] = combined[-1]
             self.log(record)
         return means
 

@@ -194,6 +194,8 @@ def test_diagnostics_are_json_and_match_the_gradients():
     conflicts = [(a, b) for i, a in enumerate(NAMES) for j, b in enumerate(NAMES) if j > i and float(g[i] @ g[j]) < 0]
     assert diag["conflicts"] == len(conflicts) and [tuple(p) for p in diag["conflicting_pairs"]] == conflicts
     assert list(diag["weights"]) == NAMES
+    weights = torch.tensor([diag["weights"][n] for n in NAMES], dtype=torch.float64)
+    assert diag["combined_norm"] == pytest.approx(float((weights @ g).norm()), rel=1e-9)  # the vector it adds to .grad
 
 
 def test_diagnostics_with_a_zero_gradient_have_no_nan():
