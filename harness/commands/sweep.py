@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from harness.errors import HarnessError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dashboard", action="store_true",
                         help="run no trials: serve optuna-dashboard on the study's storage until Ctrl-C "
                              "(needs optuna-dashboard; see docs/tracking.md)")
-    parser.add_argument("--host", default="127.0.0.1", help="with --dashboard: address to serve on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="with --dashboard: port (default 8080)")
+    parser.add_argument("--host", help="with --dashboard: address to serve on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="with --dashboard: port (default 8080)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers N
 
 
@@ -39,8 +40,11 @@ def main(args: argparse.Namespace) -> int:
         from harness.sweep.dashboard import serve_dashboard
 
         serve_dashboard(args.ablation, storage=args.storage, results_root=args.results, study_name=args.study_name,
-                        host=args.host, port=args.port, on_ready=lambda line: print(line, flush=True))
+                        host=args.host or "127.0.0.1", port=args.port or 8080,
+                        on_ready=lambda line: print(line, flush=True))
         return 0
+    if args.host is not None or args.port is not None:
+        raise HarnessError("--host and --port only go with --dashboard")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints its own progress lines
 
     result = api.sweep(args.ablation, storage=args.storage, workers=args.workers, n_trials=args.n_trials,

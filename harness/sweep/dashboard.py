@@ -15,6 +15,7 @@ from typing import Callable
 from harness.errors import HarnessError
 from harness.sweep.ablation import load_ablation
 from harness.sweep.storage import open_storage
+from harness.sweep.study import study_location
 
 
 def serve_dashboard(
@@ -28,8 +29,6 @@ def serve_dashboard(
     on_ready: Callable[[str], None] = lambda _line: None,
 ) -> None:
     """Serve optuna-dashboard for the ablation's study until interrupted (Ctrl-C)."""
-    from harness.sweep.study import study_location
-
     try:
         import optuna_dashboard
     except ModuleNotFoundError:

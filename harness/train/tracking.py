@@ -179,7 +179,7 @@ class RunNaming:
         return cls(name=name, group=study or recipe_name, trial=trial)
 
 
-def _construct(name: str, cls: type, options: dict[str, Any], naming: RunNaming, results_root: Path):
+def construct_tracker(name: str, cls: type, options: dict[str, Any], naming: RunNaming, results_root: Path):
     """accelerate's tracker ``name`` for this run (not started yet)."""
     options = dict(options)
     project = options.pop("project", None)
@@ -229,7 +229,7 @@ class Tracking:
         trackers = []
         try:
             for spec in specs:
-                tracker = _construct(spec.name, classes[spec.name], spec.options, naming, Path(results_root))
+                tracker = construct_tracker(spec.name, classes[spec.name], spec.options, naming, Path(results_root))
                 tracker.start()
                 trackers.append(tracker)
                 tracker.store_init_configuration(params)

@@ -166,3 +166,35 @@ def test_a_tiny_agp_run_logs_every_named_scalar_to_tensorboard(tmp_path, monkeyp
     info = json.loads((run.path / "run.json").read_text())
     assert params["config_hash"] == info["recipe_hash"] and params["train.lr"] == 1e-3
     assert params["combiner.name"] == "agp" and params["run_dir"] == str(run.path)
+
+
+def test_wandb_mlflow_and_trackio_runs_are_named_grouped_and_local_by_default(tmp_path, monkeypatch):
+    """accelerate's own tracker classes, built (not started: that needs the packages) as a sweep trial's."""
+    from accelerate.tracking import LOGGER_TYPE_TO_CLASS
+
+    from harness.train.tracking import RunNaming, construct_tracker
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    for var in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_TAGS", "MLFLOW_NESTED_RUN"):
+        monkeypatch.delenv(var, raising=False)
+    naming = RunNaming.of("tiny_agp", "0123abcd-s0", study="table3", trial=7)
+    assert naming.name == "trial-0007-tiny_agp-0123abcd-s0" and naming.group == "table3"
+
+    wandb = construct_tracker("wandb", LOGGER_TYPE_TO_CLASS["wandb"], {"entity": "lab"}, naming, tmp_path)
+    assert wandb.run_name == "drivekd-harness"  # accelerate passes it to wandb.init as the project
+    assert wandb.init_kwargs == {"entity": "lab", "mode": "offline", "dir": str(tmp_path), "name": naming.name,
+                                 "group": "table3"}
+    online = construct_tracker("wandb", LOGGER_TYPE_TO_CLASS["wandb"], {"mode": "online", "project": "p"}, naming,
+                               tmp_path)
+    assert online.init_kwargs["mode"] == "online" and online.run_name == "p"  # only when the recipe asks
+
+    mlflow = construct_tracker("mlflow", LOGGER_TYPE_TO_CLASS["mlflow"], {"tags": {"machine": "a"}}, naming, tmp_path)
+    assert (mlflow.experiment_name, mlflow.run_name) == ("drivekd-harness", naming.name)
+    assert mlflow.tags == {"group": "table3", "trial": "7", "machine": "a"}
+
+    trackio = construct_tracker("trackio", LOGGER_TYPE_TO_CLASS["trackio"], {}, naming, tmp_path)
+    assert trackio.run_name == "drivekd-harness" and trackio.init_kwargs == {"name": naming.name, "group": "table3"}
+
+    board = construct_tracker("tensorboard", LOGGER_TYPE_TO_CLASS["tensorboard"], {"flush_secs": 5}, naming, tmp_path)
+    assert board.logging_dir_param == str(tmp_path / "tensorboard")
+    assert board.run_name == f"table3/{naming.name}" and board.init_kwargs == {"flush_secs": 5}
