@@ -74,7 +74,7 @@ def install_hint(name: str) -> str:
 
 
 def check_trackers(specs: Iterable[Any], *, file: str | None) -> None:
-    """Every tracker is one accelerate knows and its package is installed; else a RecipeError."""
+    """Every tracker is one accelerate knows, listed once, given options it takes, and installed; else a RecipeError."""
     from harness.registry import did_you_mean
 
     specs = list(specs)
