@@ -44,7 +44,7 @@ def test_each_trial_is_its_own_tracker_run_under_its_study(env, write_ablation, 
         (params_file,) = events.glob("*/hparams.yml")
         params = yaml.safe_load(params_file.read_text())
         assert params["study"] == study and params["trial"] == row["trial"]
-        assert params["config_hash"] == run["recipe_hash"]
+        assert params["config_hash"] == run["config_hash"]
 
 
 def _free_port() -> int:

@@ -164,7 +164,7 @@ def test_a_tiny_agp_run_logs_every_named_scalar_to_tensorboard(tmp_path, monkeyp
     (params_file,) = events.glob("*/hparams.yml")
     params = yaml.safe_load(params_file.read_text())
     info = json.loads((run.path / "run.json").read_text())
-    assert params["config_hash"] == info["recipe_hash"] and params["train.lr"] == 1e-3
+    assert params["config_hash"] == info["config_hash"] and params["train.lr"] == 1e-3
     assert params["combiner.name"] == "agp" and params["run_dir"] == str(run.path)
 
 
