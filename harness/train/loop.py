@@ -40,7 +40,7 @@ from harness.data.types import TrainSample
 from harness.errors import HarnessError
 from harness.rundir import atomic_write_text
 from harness.train.batches import MicroBatchStream
-from harness.train.checkpoint import clean_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint
+from harness.train.checkpoint import clean_temporaries, resume_point, save_checkpoint
 from harness.train.failures import FailurePolicy, free_accelerator_memory, is_out_of_memory, where
 from harness.train.recompute import enable_gradient_checkpointing
 from harness.train.schedule import make_scheduler
@@ -159,18 +159,21 @@ class Trainer:
         self.failures.load_state_dict(state.get("failures", {}))
 
     def resume(self) -> int | None:
-        """Load the newest checkpoint of the run, if any; returns its step."""
+        """Load the newest good checkpoint of the run, if any; returns its step.
+
+        Whatever was found, metrics.jsonl is trimmed to the step training restarts
+        from (0 without a checkpoint), since the killed process's later steps are redone.
+        """
         if self.run is None:
             return None
         clean_temporaries(self.run.path)
-        found = latest_checkpoint(self.run.path)
-        if found is None:
-            return None
-        self.load_state(load_checkpoint(found))
-        if self.rank == 0:  # steps after the checkpoint are redone: drop what the killed process logged
+        found = resume_point(self.run.path)
+        if found is not None:
+            self.load_state(found[1])
+        if self.rank == 0:
             kept = [r for r in self.run.metrics() if int(r.get("step", 0)) <= self.step]
             atomic_write_text(self.run.metrics_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
-        return self.step
+        return self.step if found is not None else None
 
     def checkpoint(self) -> None:
         if self.run is not None and self.rank == 0:

@@ -31,7 +31,7 @@ def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
     """Every generator's state, for a checkpoint."""
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_state_as_tensors(np.random.get_state()),
         "torch": torch.get_rng_state(),
     }
     if generator is not None:
@@ -42,10 +42,23 @@ def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any], generator: torch.Generator | None = None) -> None:
     """Restore what :func:`rng_state` captured."""
     random.setstate(_as_python_state(state["python"]))
-    np.random.set_state(state["numpy"])
+    np.random.set_state(_numpy_state_from_tensors(state["numpy"]))
     torch.set_rng_state(state["torch"])
     if generator is not None and "combiner" in state:
         generator.set_state(state["combiner"])
+
+
+def _numpy_state_as_tensors(state: tuple) -> tuple:
+    """numpy's generator state with its key array as a tensor, so checkpoints hold
+    tensors and plain data only and load with ``torch.load(weights_only=True)``."""
+    kind, keys, pos, has_gauss, gauss = state
+    return (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(gauss))
+
+
+def _numpy_state_from_tensors(state: tuple) -> tuple:
+    kind, keys, pos, has_gauss, gauss = state
+    keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
+    return (kind, keys.astype(np.uint32), int(pos), int(has_gauss), float(gauss))
 
 
 def _as_python_state(state: Any) -> tuple:

@@ -1,0 +1,86 @@
+"""Content checksums of the artifacts the harness builds once and reuses.
+
+Checkpoints, teacher-target stores, fine-tuned and zoo models and synthetic
+benchmarks are written once and read by every later run. A flipped byte or a
+truncated file in one of them would otherwise be read without complaint (a run
+would silently train on different weights), so each folder carries
+``checksums.json`` — the SHA-256 of every file in it — written when the folder is
+built and checked before it is used. A folder that fails the check is rebuilt
+when it can be, or refused with an error naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+CHECKSUMS = "checksums.json"
+_CHUNK = 1 << 20
+
+
+class CorruptArtifact(HarnessError):
+    """A built artifact whose content no longer matches the checksum written with it."""
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> list[str]:
+    out = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and not path.is_symlink() and rel != CHECKSUMS and not any(
+            part.startswith(".") for part in Path(rel).parts
+        ):
+            out.append(rel)
+    return out
+
+
+def write_checksums(folder: str | os.PathLike) -> dict[str, str]:
+    """Record the SHA-256 of every (non-hidden) file under ``folder``; returns them."""
+    folder = Path(folder)
+    sums = {rel: sha256_file(folder / rel) for rel in _files(folder)}
+    text = json.dumps({"algorithm": "sha256", "files": sums}, indent=1, sort_keys=True) + "\n"
+    (folder / CHECKSUMS).write_text(text, encoding="utf-8")
+    return sums
+
+
+def verify_checksums(folder: str | os.PathLike, *, what: str = "artifact") -> None:
+    """Raise :class:`CorruptArtifact` naming the first file that is missing, changed or unlisted."""
+    folder = Path(folder)
+    listing = folder / CHECKSUMS
+    try:
+        sums = json.loads(listing.read_text(encoding="utf-8"))["files"]
+        if not isinstance(sums, dict):
+            raise TypeError
+    except FileNotFoundError:
+        raise CorruptArtifact(f"{listing}: the {what} has no checksum file (incomplete or built by an older harness)") from None
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise CorruptArtifact(f"{listing}: the {what}'s checksum file is unreadable") from None
+    for rel, expected in sorted(sums.items()):
+        path = folder / rel
+        if not path.is_file():
+            raise CorruptArtifact(f"{path}: missing from the {what} (it is incomplete)")
+        if sha256_file(path) != expected:
+            raise CorruptArtifact(f"{path}: the {what} is corrupt (its checksum does not match)")
+    extra = sorted(set(_files(folder)) - set(sums))
+    if extra:
+        raise CorruptArtifact(f"{folder / extra[0]}: not part of the {what} as built (it was changed)")
+
+
+def is_intact(folder: str | os.PathLike) -> bool:
+    """True when ``folder`` exists and passes :func:`verify_checksums`."""
+    try:
+        verify_checksums(folder)
+    except CorruptArtifact:
+        return False
+    return True
