@@ -84,3 +84,18 @@ def is_intact(folder: str | os.PathLike) -> bool:
     except CorruptArtifact:
         return False
     return True
+
+
+def remove_stale_builds(final: str | os.PathLike) -> None:
+    """Remove the temporary ``.<name>.*`` siblings that killed builds of ``final`` left behind.
+
+    Call it only while holding the build lock of ``final``: then no living
+    process is still writing one of them.
+    """
+    import shutil
+
+    final = Path(final)
+    if final.parent.is_dir():
+        for p in final.parent.glob(f".{final.name}.*"):
+            if p.is_dir() and not p.name.endswith(".lock"):
+                shutil.rmtree(p, ignore_errors=True)

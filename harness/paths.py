@@ -8,7 +8,13 @@ content-addressed or deterministic, so sharing is safe).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+
+from harness.errors import HarnessError
+
+MIN_FREE_BYTES = 64 * 2**20  # below this a run would die mid-write and lose its provenance
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def cache_dir() -> Path:
     """The root of built artefacts (created on demand)."""
     root = Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "drivekd-harness")
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise HarnessError(f"{root}: the cache folder (HARNESS_CACHE) is a file, not a folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"{root}: cannot create the cache folder ({exc.strerror or exc})") from None
     return root
 
 
@@ -33,3 +44,24 @@ def synthetic_dir() -> Path:
 def results_dir() -> Path:
     """Default root for run directories, sweeps and reports (``$HARNESS_RESULTS`` or ./results)."""
     return Path(os.environ.get("HARNESS_RESULTS") or "results")
+
+
+def ensure_writable(folder: str | os.PathLike, what: str) -> Path:
+    """``folder`` as a folder this process can write into with room to spare, or a one-line error.
+
+    Checked before a run writes anything, so a results or cache path that is a
+    file, read-only or full is refused up front instead of failing half-way.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(f"{folder}: the {what} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"{folder}: cannot write to the {what} ({exc.strerror or exc})") from None
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise HarnessError(f"{folder}: the {what} is full ({free // 2**20} MiB free, at least {MIN_FREE_BYTES // 2**20} MiB needed)")
+    return folder

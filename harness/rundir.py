@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.locks import RunLock
 
 STATUSES = ("running", "finished", "failed", "interrupted")
 IDENTITY = 2  # how run folders are named (harness.recipe.identity); 1: the hash of the recipe as written
@@ -264,11 +265,20 @@ def check_legacy(root: str | os.PathLike, *, recipe_name: str, config_hash: str,
 
 @dataclass(frozen=True)
 class Opened:
-    """The outcome of :func:`open_run`: the directory and whether it is new work."""
+    """The outcome of :func:`open_run`: the directory, whether it is new work, and its lock.
+
+    ``lock`` is held (for new or resumed work) until the caller releases it when
+    the run ends; a process that dies releases it too.
+    """
 
     run: RunDir
     existing: bool  # True: a finished run was found and nothing should be done
     resumed: bool = False
+    lock: RunLock | None = None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
 
 def open_run(
@@ -290,46 +300,67 @@ def open_run(
     - an unfinished run found without ``resume`` is an error that says how to resume
       or force, so nothing is overwritten by accident;
     - a run of the same recipe in a folder of the first identity (``legacy_hash``) is
-      refused unless ``force`` (:func:`check_legacy`).
+      refused unless ``force`` (:func:`check_legacy`);
+    - the folder is locked for the caller (``Opened.lock``): another process that
+      opens it meanwhile (a second run, a ``--resume``, a racing start) gets a
+      one-line error naming the holder.
     """
     if not force:
         check_legacy(root, recipe_name=recipe_name, config_hash=config_hash, legacy_hash=legacy_hash, seed=seed)
     base = run_path(root, recipe_name, config_hash, seed)
+    lock = RunLock(base).acquire()  # a second writer, or a racing opener, is refused naming the holder
+    try:
+        return _open_locked(base, lock, recipe_name=recipe_name, config_hash=config_hash, seed=seed,
+                            resolved_yaml=resolved_yaml, force=force, resume=resume)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open_locked(base: Path, lock: RunLock, *, recipe_name: str, config_hash: str, seed: int,
+                 resolved_yaml: str, force: bool, resume: bool) -> Opened:
     run = RunDir(base)
+    if base.is_symlink() or run.info_file.is_symlink() or run.metrics_file.is_symlink():
+        raise HarnessError(f"{base}: the run folder (or a file in it) is a symbolic link; the harness writes only real folders")
     if base.exists():
         status = run.status
         if status == "finished" and not force:
+            lock.release()
             return Opened(run, existing=True)
         if status != "finished" and resume:
             run.update(status="running", resumed_at=_now(), error=None)
-            return Opened(run, existing=False, resumed=True)
+            return Opened(run, existing=False, resumed=True, lock=lock)
         if not force:
             raise HarnessError(
                 f"{base}: a previous run of this recipe and seed is {status or 'incomplete'}; "
                 "continue it with --resume or start a fresh copy with --force"
             )
         n = 2
-        while Path(f"{base}-{n}").exists():
+        while Path(f"{base}-{n}").exists() or Path(f"{base}-{n}").is_symlink():
             n += 1
-        base = Path(f"{base}-{n}")
-        run = RunDir(base)
+        sibling = Path(f"{base}-{n}")
+        sibling_lock = RunLock(sibling).acquire()
+        lock.release()
+        base, lock, run = sibling, sibling_lock, RunDir(sibling)
     elif resume:
         raise HarnessError(f"{base}: nothing to resume (no run of this recipe and seed yet)")
-    base.mkdir(parents=True, exist_ok=False)
-    atomic_write_text(run.recipe_file, resolved_yaml)
-    atomic_write_json(
-        run.info_file,
-        {
-            "status": "running",
-            "recipe_name": recipe_name,
-            "config_hash": config_hash,
-            "identity": IDENTITY,
-            "seed": seed,
-            "started_at": _now(),
-            "ended_at": None,
-            "git_commit": git_commit(),
-            "packages": package_versions(),
-            "hardware": hardware(),
-        },
-    )
-    return Opened(run, existing=False)
+    info = {
+        "status": "running",
+        "recipe_name": recipe_name,
+        "config_hash": config_hash,
+        "identity": IDENTITY,
+        "seed": seed,
+        "started_at": _now(),
+        "ended_at": None,
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "hardware": hardware(),
+    }
+    try:
+        base.mkdir(parents=True, exist_ok=False)
+        atomic_write_text(run.recipe_file, resolved_yaml)
+        atomic_write_json(run.info_file, info)
+    except OSError as exc:  # a full or read-only disk: leave no folder without its provenance
+        shutil.rmtree(base, ignore_errors=True)
+        raise HarnessError(f"{base}: cannot write the run folder ({exc.strerror or exc})") from None
+    return Opened(run, existing=False, lock=lock)

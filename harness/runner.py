@@ -10,10 +10,8 @@ failed, Ctrl-C or SIGTERM marks it interrupted, and a SIGKILL leaves it
 
 from __future__ import annotations
 
-import signal
 import time
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -27,9 +25,10 @@ from harness.data.selection import by_capability
 from harness.devices import (accelerator_devices, default_device, describe, model_device, parse_device, place_teachers,
                              release_memory)
 from harness.errors import HarnessError
+from harness.interrupts import sigterm_as_interrupt
 from harness.models import load_model
 from harness.models.base import quiet_progress
-from harness.paths import results_dir
+from harness.paths import cache_dir, ensure_writable, results_dir
 from harness.recipe import LoadedRecipe, load_recipe
 from harness.recipe.files import check_files
 from harness.recipe.loader import canonical_json
@@ -279,21 +278,9 @@ def _share(opened, world: int):
         return opened
     import torch.distributed as dist
 
-    box = [opened]
+    box = [opened]  # the run lock stays with rank 0 (it pickles as not held)
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_recipe(
@@ -316,6 +303,8 @@ def run_recipe(
     if isinstance(recipe, LoadedRecipe) and overrides:
         loaded = loaded.with_overrides(overrides)
     root = Path(results_root) if results_root is not None else results_dir()
+    ensure_writable(root, "results folder")
+    ensure_writable(cache_dir(), "cache folder")
     existing = RunDir(run_path(root, loaded.name, loaded.hash, loaded.seed))
     if existing.status == "finished" and not force:
         print(f"already finished: {existing.path} (use --force to run it again)")
@@ -335,9 +324,12 @@ def run_recipe(
                           legacy_hash=loaded.legacy_hash)
     opened = _share(opened, world)
     run = opened.run
+    if opened.existing:  # finished by another process while this one prepared
+        print(f"already finished: {run.path} (use --force to run it again)")
+        return run
     tracking = Tracking()
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             if rank == 0:
                 tracking = _open_tracking(loaded, run, root, study, trial)
             trainer = Trainer(
@@ -379,6 +371,7 @@ def run_recipe(
         raise
     finally:
         tracking.close()
+        opened.release()
     print_summary(run)
     return run
 

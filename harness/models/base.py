@@ -228,6 +228,7 @@ class FamilyAdapter:
             folder = Path(source.path).expanduser()
             if not folder.is_dir():
                 raise ModelLoadError(f"model {source.describe()}: path '{folder}' is not a folder")
+            check_model_folder(folder, source.describe())
             return self._from_folder(str(folder), source, dtype, attn_implementation, device, local=True)
         scale = self.scale(source.scale)
         if source.init == "random":
@@ -426,3 +427,21 @@ def quiet_progress():
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def check_model_folder(folder: Path, what: str) -> None:
+    """Refuse a local model folder that is incomplete or (when the harness built it) changed.
+
+    Without ``config.json`` transformers would build the default full-size
+    architecture (tens of GB) instead of failing; a folder with ``checksums.json``
+    (a zoo or fine-tuned model) must still match it.
+    """
+    from harness.integrity import CHECKSUMS, CorruptArtifact, verify_checksums
+
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"model {what}: {folder / 'config.json'} is missing (an incomplete model folder)")
+    if (folder / CHECKSUMS).is_file():
+        try:
+            verify_checksums(folder, what="model folder")
+        except CorruptArtifact as exc:
+            raise ModelLoadError(f"model {what}: {exc}") from None

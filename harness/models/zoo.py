@@ -11,7 +11,8 @@ depth, width and head count.
 
 Building is automatic on first use, guarded by a file lock so two processes never
 build the same folder at once; a stamp file records what was built, so a change
-of the size table triggers a rebuild.
+of the size table triggers a rebuild, and ``checksums.json`` the content of every
+file, so a damaged or incomplete folder is rebuilt too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 import torch
 
 from harness.errors import HarnessError
+from harness.integrity import is_intact, remove_stale_builds, write_checksums
 from harness.models.base import quiet_progress
 from harness.paths import zoo_dir
 from harness.registry import did_you_mean
@@ -66,10 +68,12 @@ def _fingerprint(family: str, size: str) -> str:
 
 
 def _is_current(folder: Path, fingerprint: str) -> bool:
+    """Built from this size table, and every file as it was written (checksums)."""
     try:
-        return json.loads((folder / STAMP).read_text()).get("fingerprint") == fingerprint
+        stamped = json.loads((folder / STAMP).read_text()).get("fingerprint") == fingerprint
     except (OSError, ValueError):
         return False
+    return stamped and is_intact(folder)
 
 
 @contextmanager
@@ -102,18 +106,21 @@ def build_model(family: str, size: str, *, force: bool = False) -> Path:
     with _lock(folder.parent / f".{size}.lock"):
         if not force and _is_current(folder, fingerprint):  # another process built it meanwhile
             return folder
+        remove_stale_builds(folder)
         scale = adapter.zoo_scales[size]
         processor = adapter.offline_processor(scale=scale)
         config = adapter.build_config(scale, processor)
         with quiet_progress(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(_seed(family, size))
             model = adapter.model_class._from_config(config, dtype=torch.float32)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{size}-", dir=folder.parent))
+            tmp = Path(tempfile.mkdtemp(prefix=f".{size}.", dir=folder.parent))
+            tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared zoo from the group
             try:
                 model.save_pretrained(tmp)
                 processor.save_pretrained(tmp)
                 (tmp / STAMP).write_text(json.dumps({"family": family, "size": size, "fingerprint": fingerprint,
                                                      "version": ZOO_VERSION}, indent=1) + "\n")
+                write_checksums(tmp)
                 if folder.exists():
                     shutil.rmtree(folder)
                 os.replace(tmp, folder)

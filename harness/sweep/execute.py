@@ -18,6 +18,7 @@ import ctypes
 import fcntl
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 @dataclass
 class Outcome:
-    state: str  # "finished" | "pruned" | "failed"
+    state: str  # "finished" | "pruned" | "failed" | "killed" (by a signal: worth a retry)
     run: RunDir
     reused: bool = False
     error: str | None = None
@@ -124,10 +125,13 @@ def run_trial(
 def run_lock(run_dir: Path):
     """An exclusive lock per run directory, held while a trial runs it (released if its worker dies).
 
-    flock is reliable on local filesystems; on NFS it depends on the server.
+    It waits (another study's trial of the same recipe and seed finishes first); the
+    run itself takes :class:`harness.locks.RunLock` on ``.<folder>.lock``, so this one
+    is a different file. flock is reliable on local filesystems; on NFS it depends
+    on the server.
     """
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f".{run_dir.name}.lock", "a+") as handle:
+    with open(run_dir.parent / f".{run_dir.name}.trial.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -178,7 +182,32 @@ def _launch(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: P
         return Outcome("pruned", run, seconds=seconds)
     if child.returncode == 0 and run.status == "finished":
         return Outcome("finished", run, seconds=seconds)
+    killed = killed_by(child.returncode, run)
+    if killed is not None:
+        return Outcome("killed", run, error=killed, seconds=seconds)
     return Outcome("failed", run, error=_last_line(log_file) or f"exit code {child.returncode}", seconds=seconds)
+
+
+def killed_by(returncode: int, run: RunDir) -> str | None:
+    """``"killed by signal 9 (SIGKILL)"`` when the trial's process died of a signal, else None.
+
+    Why it matters: a signal (the OOM killer's SIGKILL, a scheduler's SIGTERM) says
+    nothing about the trial's configuration, so such a trial is retried, not failed.
+    The child either died of the signal (a negative return code) or caught SIGTERM,
+    marked its run interrupted and exited 130.
+    """
+    if returncode < 0:
+        number = -returncode
+    elif returncode == 130 and run.status == "interrupted":
+        found = re.search(r"signal (\d+)", str(run.info().get("error") or ""))
+        number = int(found.group(1)) if found else int(signal.SIGINT)
+    else:
+        return None
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = "unknown"
+    return f"killed by signal {number} ({name})"
 
 
 def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path,

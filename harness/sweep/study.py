@@ -23,6 +23,7 @@ from typing import Any, Callable
 from tabulate import tabulate
 
 from harness.errors import HarnessError
+from harness.interrupts import sigterm_as_interrupt
 from harness.paths import results_dir
 from harness.sweep.ablation import Ablation, config_key, describe, load_ablation
 from harness.sweep.heartbeat import retry_callback
@@ -247,7 +248,9 @@ def sweep(
             args.append("--inline-trials")
         procs = _spawn_workers(args, workers, sweep_dir / "logs")
         try:
-            with _Monitor(study, ablation, out=out) as monitor:
+            # SIGTERM as Ctrl-C: the workers are stopped with SIGTERM in turn and record their
+            # trials failed-and-retryable, instead of dying with this process by PDEATHSIG.
+            with sigterm_as_interrupt(), _Monitor(study, ablation, out=out) as monitor:
                 while any(p.poll() is None for p in procs):
                     time.sleep(1.0)
                 monitor.tick()

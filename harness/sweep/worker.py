@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.interrupts import sigterm_as_interrupt
 from harness.sweep.ablation import Ablation, PlannedTrial, describe
 from harness.sweep.execute import lookup, objective_value, run_trial
 from harness.sweep.heartbeat import beating, fail_stale_trials
@@ -66,25 +67,25 @@ def counts(study) -> dict[str, int]:
 
 
 @contextmanager
-def _sigterm_as_interrupt():
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
+def _signals_blocked():
+    """Hold SIGTERM and SIGINT back while a stopped trial is recorded (a second signal
+    must not leave it RUNNING); they are delivered when the block ends."""
+    held = {signal.SIGTERM, signal.SIGINT}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (tests drive workers from threads)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError):  # pragma: no cover - not POSIX
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def work(ctx: Context, *, max_trials: int | None = None) -> None:
     """Claim and run trials until none wait and none run (or ``max_trials`` ran here)."""
     retry = ctx.ablation.spec.retry
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         while max_trials is None or len(ctx.trials_run) < max_trials:
             for number in fail_stale_trials(ctx.study, ctx.storage, grace_period=retry.grace_period,
                                             retry_callback=ctx.retry_callback):
@@ -171,14 +172,26 @@ def run_claimed(ctx: Context, trial) -> None:
                             on_metrics=on_metrics if use_pruner else None, inline=ctx.inline,
                             trial=(study.study_name, trial.number))
     except KeyboardInterrupt:
-        # Stopped by the user: the trial will be picked up again by the next `harness sweep`.
-        study.tell(trial, state=TrialState.FAIL)
-        ctx.retry_callback(study, ctx.storage.get_trial(trial._trial_id))
+        # Stopped (Ctrl-C, SIGTERM): failed and retryable at once, so the next `harness sweep`
+        # (or another worker) picks it up without waiting out the heartbeat grace period.
+        with _signals_blocked():
+            trial.set_user_attr("harness.error", "interrupted: its worker was stopped")
+            study.tell(trial, state=TrialState.FAIL)
+            ctx.retry_callback(study, ctx.storage.get_trial(trial._trial_id))
         raise
     tag_run(outcome.run, ablation, study.study_name, trial.number, variant, params, seed)
     if outcome.state == "pruned":
         study.tell(trial, state=TrialState.PRUNED)
         ctx.on_event(f"trial {trial.number} pruned: {label}, seed {seed}")
+        return
+    if outcome.state == "killed":
+        trial.set_user_attr("harness.error", outcome.error)
+        study.tell(trial, state=TrialState.FAIL)
+        frozen = ctx.storage.get_trial(trial._trial_id)
+        retried = len(frozen.system_attrs.get("retry_history", [])) < ctx.ablation.spec.retry.max_retry
+        ctx.retry_callback(study, frozen)  # bounded by retry.max_retry, shared with dead-worker retries
+        then = "enqueued a retry" if retried else f"no retries left (retry.max_retry = {ctx.ablation.spec.retry.max_retry})"
+        ctx.on_event(f"trial {trial.number} {outcome.error}: {label}, seed {seed}; {then}")
         return
     if outcome.state == "failed":
         trial.set_user_attr("harness.error", outcome.error)

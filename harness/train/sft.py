@@ -6,13 +6,16 @@ CE on the answer tokens) before it teaches; on the student it stands in for the
 pretraining a real student already has. The result is an ordinary HF folder
 under ``<cache>/sft/<hash>/``, keyed by the base weights, the data, the SFT
 settings and the seed, so every run and sweep trial with the same model reuses
-it. Building happens in a temporary folder renamed into place, under a lock.
+it. Building happens in a temporary folder renamed into place, under a lock; the
+folder's checksums are checked on every use and a damaged one is rebuilt.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -24,12 +27,15 @@ from harness.data.collate import collate_train
 from harness.devices import model_device
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
+from harness.integrity import is_intact, remove_stale_builds, write_checksums
 from harness.models.base import quiet_progress
 from harness.paths import cache_dir
 from harness.rundir import atomic_folder
 from harness.train.identity import digest, model_identity, samples_identity
 from harness.train.loop import epoch_order
-from harness.train.target_store import BuildLock
+from harness.locks import BuildLock
+
+log = logging.getLogger(__name__)
 
 
 def sft_key(teacher, samples: Sequence[TrainSample], sft_spec, seed: int) -> str:
@@ -129,18 +135,23 @@ def ensure_sft_teacher(loaded, samples: Sequence[TrainSample], sft_spec, seed: i
     key = sft_key(loaded, samples, sft_spec, seed)
     root = cache_dir() / "sft"
     final = root / key[:24]
-    if (final / "config.json").exists():
+    if is_intact(final):
         return final
     root.mkdir(parents=True, exist_ok=True)
     with BuildLock(root / f"build-{key[:24]}"):
-        if (final / "config.json").exists():
+        if is_intact(final):
             return final
+        remove_stale_builds(final)
+        if final.exists():
+            log.warning("fine-tuned model %s is damaged or incomplete; rebuilding it", final)
+            shutil.rmtree(final)
         losses = train_teacher(loaded, samples, sft_spec, seed, progress=progress)
         with atomic_folder(final, replace=False) as tmp:
             with quiet_progress():
                 loaded.model.save_pretrained(tmp)
                 loaded.processor.save_pretrained(tmp)
             (tmp / "sft.json").write_text(digest_note(loaded, sft_spec, seed, losses))
+            write_checksums(tmp)
     return final
 
 

@@ -1,5 +1,9 @@
 """On-disk storage of teacher targets: safetensors shards plus a JSON index.
 
+Every store carries ``checksums.json`` (:mod:`harness.integrity`), written at
+commit and checked when the store is opened, so a flipped byte or a truncated shard
+is found before training reads it; the cache then rebuilds the store.
+
 The store is content-addressed: its folder is named by a hash of everything the
 targets depend on (teacher weights, data, prompt template, signal), so every
 epoch, seed and sweep trial that shares them reads the same files. A store is
@@ -14,13 +18,14 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from harness.integrity import is_intact, verify_checksums, write_checksums
 
 INDEX = "index.json"
 
@@ -68,9 +73,12 @@ class TargetStoreWriter:
         self._flush()
         index = {"entries": self.entries, "shards": self.shards, "bytes": self.bytes, "meta": self.meta}
         (self.tmp / INDEX).write_text(json.dumps(index, sort_keys=True))
-        if self.final_dir.exists():  # someone else finished first: theirs is identical by construction
+        write_checksums(self.tmp)
+        if is_intact(self.final_dir):  # someone else finished first: theirs is identical by construction
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
+            if self.final_dir.exists():  # a damaged copy: replaced, never read
+                shutil.rmtree(self.final_dir)
             os.replace(self.tmp, self.final_dir)
         return self.final_dir
 
@@ -83,6 +91,7 @@ class TargetStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        verify_checksums(self.path, what="teacher-target store")
         index = json.loads((self.path / INDEX).read_text())
         self.entries: dict[str, str] = index["entries"]
         self.meta: dict = index.get("meta", {})
@@ -108,44 +117,5 @@ class TargetStore:
 
 
 def is_complete(path: Path) -> bool:
-    return (Path(path) / INDEX).exists()
-
-
-class BuildLock:
-    """An exclusive lock file next to the store; stale locks (dead owner) are taken over."""
-
-    def __init__(self, path: Path, poll: float = 0.5):
-        self.path = Path(str(path) + ".lock")
-        self.poll = poll
-
-    def __enter__(self) -> "BuildLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
-                return self
-            except FileExistsError:
-                if self._stale():
-                    self.path.unlink(missing_ok=True)
-                    continue
-                time.sleep(self.poll)
-
-    def _stale(self) -> bool:
-        try:
-            pid = int(self.path.read_text() or "0")
-        except (OSError, ValueError):
-            return False
-        if pid <= 0:
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-
-    def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
+    """True when the store at ``path`` is whole and unchanged since it was built."""
+    return is_intact(path)

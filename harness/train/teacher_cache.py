@@ -15,6 +15,8 @@ batches are right-padded), and padded back to the student batch's length on read
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -26,11 +28,15 @@ from tqdm.auto import tqdm
 from harness.data.collate import collate_train, same_encoding
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
+from harness.integrity import remove_stale_builds
 from harness.paths import cache_dir
 from harness.signals import AttentionCapture, check_same_layout, hidden_states_of, teacher_targets
 from harness.train.identity import TARGETS_VERSION, digest
 from harness.train.objectives import DistillObjective, ObjectiveSet
-from harness.train.target_store import BuildLock, TargetStore, TargetStoreWriter, is_complete
+from harness.locks import BuildLock
+from harness.train.target_store import TargetStore, TargetStoreWriter, is_complete
+
+log = logging.getLogger(__name__)
 
 
 def human_bytes(n: float) -> str:
@@ -105,7 +111,13 @@ class TeacherCache:
             paths = [self.path(d.name) for d in objs]
             with BuildLock(self.root / f"build-{teacher_key}-{self.keys[objs[0].name][:12]}"):
                 todo = [d for d, p in zip(objs, paths) if not is_complete(p)]
-                if todo:  # another process may have built them while we waited
+                for d in todo:  # another process may have built some while we waited
+                    path = self.path(d.name)
+                    remove_stale_builds(path)
+                    if path.exists():
+                        log.warning("teacher cache %s is damaged or incomplete; rebuilding it", path)
+                        shutil.rmtree(path)
+                if todo:
                     self._build(teacher_key, todo, samples)
         for d in self.objectives.distill:
             self.stores[d.name] = TargetStore(self.path(d.name))

@@ -90,6 +90,9 @@ def test_init_random_zoo_differs_by_seed():
 def test_bad_path_names_the_folder(tmp_path):
     with pytest.raises(ModelLoadError, match="is not a folder"):
         load_model({"family": "internvl3", "path": str(tmp_path / "nope")})
+    with pytest.raises(ModelLoadError, match=r"config.json is missing \(an incomplete model folder\)"):
+        load_model({"family": "internvl3", "path": str(tmp_path)})
+    (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelLoadError, match=r"cannot load .* as a internvl3 checkpoint"):
         load_model({"family": "internvl3", "path": str(tmp_path)})
 

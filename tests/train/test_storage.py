@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from harness.train.checkpoint import clean_temporaries, latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
-from harness.train.target_store import BuildLock, TargetStore, TargetStoreWriter, is_complete
+from harness.locks import BuildLock
+from harness.train.target_store import TargetStore, TargetStoreWriter, is_complete
 
 
 def test_checkpoints_are_kept_pruned_and_loaded(tmp_path):

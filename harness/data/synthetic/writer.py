@@ -13,12 +13,15 @@ which is the data root)::
 Generation is deterministic per seed: scene ``i`` of a split draws from its own
 ``random.Random`` seeded by (seed, split, i), and each corrupted image from a numpy
 generator seeded by (seed, corruption, scene, camera). The folder is built in a
-temporary sibling and renamed into place, so a reader never sees half a benchmark.
+temporary sibling and renamed into place, so a reader never sees half a benchmark,
+and carries ``checksums.json`` so a damaged one is found before it is read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import random
 import shutil
 import tempfile
@@ -37,8 +40,12 @@ from harness.data.synthetic import corruptions as corruption_module
 from harness.data.synthetic.questions import TEMPLATES, Question, questions, rationale_answer
 from harness.data.synthetic.render import render
 from harness.data.synthetic.sampler import sample_scene
+from harness.integrity import CorruptArtifact, is_intact, remove_stale_builds, verify_checksums, write_checksums
 from harness.data.synthetic.scene import FRONT, SIX_CAMERAS, Scene
 from harness.registry import CORRUPTIONS
+from harness.locks import BuildLock
+
+log = logging.getLogger(__name__)
 
 VERSION = 2  # 2: consecutive frames share a scene_token (several frames per scene, as DriveBench)
 DEFAULT_CORRUPTIONS: tuple[str, ...] = ("fog", "low_light", "motion_blur", "bit_error", "frame_lost", "zoom_blur")
@@ -207,6 +214,7 @@ def write_benchmark(root: Path, config: SynthConfig) -> dict:
                    "eval_scenes": len({it["scene_token"] for it in clean})},
     }
     write_json(root / MANIFEST, manifest)
+    write_checksums(root)
     return manifest
 
 
@@ -241,25 +249,41 @@ def generate(out: str | Path, config: SynthConfig, *, force: bool = False) -> di
 def ensure(out: str | Path, config: SynthConfig) -> dict:
     """The manifest of the benchmark at ``out``, generating it first when absent.
 
-    Safe when several processes ask at once: each builds in its own temporary
-    folder and the first rename wins; the others discard theirs.
+    The folder's checksums are checked on every call; a damaged or incomplete one
+    built from these same options is regenerated (generation is deterministic), any
+    other damaged folder is refused naming the bad file. Builds of one folder take
+    turns under a lock, and temporary folders of killed builds are removed.
     """
-    import json
-
     out = Path(out)
     manifest_path = out / MANIFEST
-    if manifest_path.is_file():
+    if manifest_path.is_file() and is_intact(out):
         return json.loads(manifest_path.read_text())
     config.check()
-    tmp = _temporary_sibling(out)
-    try:
-        manifest = write_benchmark(tmp, config)
-        try:
-            tmp.rename(out)
-        except OSError:  # another process finished first
-            shutil.rmtree(tmp, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with BuildLock(out.parent / f".{out.name}.build"):
+        if manifest_path.is_file() and is_intact(out):  # another process built it meanwhile
             return json.loads(manifest_path.read_text())
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        remove_stale_builds(out)
+        if out.exists() and any(out.iterdir()):
+            try:
+                verify_checksums(out, what="synthetic benchmark")
+            except CorruptArtifact as exc:
+                if _built_digest(out) != config.digest():
+                    raise DataError(f"{exc}; it was not built from these options, so it is not regenerated") from None
+                log.warning("%s; regenerating it", exc)
+            shutil.rmtree(out)
+        tmp = _temporary_sibling(out)
+        try:
+            manifest = write_benchmark(tmp, config)
+            tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return manifest
+
+
+def _built_digest(out: Path) -> str | None:
+    try:
+        return json.loads((out / MANIFEST).read_text()).get("digest")
+    except (OSError, ValueError, AttributeError):
+        return None
