@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from harness.data.errors import DataError, ItemProblem
 from harness.data.jsonfile import read_items, write_json
+from harness.data.limits import image_under_root
 from harness.data.mapping import CAPABILITY_OF, template_of
 from harness.data.types import CAPABILITIES, EvalItem, TrainSample
 
@@ -91,18 +92,27 @@ def check_sample(raw: Any) -> tuple[str, str, list[str], str]:
 
 
 def load(path: str | Path, data_root: str | Path | None = None, *, skip_invalid: bool = False,
-         check_images: bool = True) -> list[TrainSample]:
-    """Load and validate a training-format file into :class:`TrainSample` objects."""
+         check_images: bool = True, allow_outside_root: bool = False) -> list[TrainSample]:
+    """Load and validate a training-format file into :class:`TrainSample` objects.
+
+    Image paths must stay under the data root unless ``allow_outside_root``; two
+    items with one ``id`` are refused (their teacher targets would collide).
+    """
     path = Path(path)
     root = Path(data_root) if data_root is not None else path.parent
     raw_items = read_items(path)
     if not isinstance(raw_items, list):
         raise DataError(f"expected a JSON array of items, got {type(raw_items).__name__}", file=path)
     samples, skipped = [], 0
+    first_seen: dict[str, int] = {}
     for index, raw in enumerate(raw_items):
         try:
             question, answer, images, capability = check_sample(raw)
-            resolved = tuple(str(p if (p := Path(i)).is_absolute() else root / p) for i in images)
+            sample_id = str(raw.get("id", f"{path.stem}:{index}"))
+            if sample_id in first_seen:
+                raise ItemProblem("id", f"'{sample_id}' repeats item {first_seen[sample_id]}")
+            resolved = tuple(image_under_root(image, root, allow_outside_root=allow_outside_root, field=f"images[{i}]")
+                             for i, image in enumerate(images))
             if check_images:
                 for i, image in enumerate(resolved):
                     if not Path(image).is_file():
@@ -112,10 +122,11 @@ def load(path: str | Path, data_root: str | Path | None = None, *, skip_invalid:
                 raise DataError(problem.message, file=path, index=index, field=problem.field) from None
             skipped += 1
             continue
+        first_seen[sample_id] = index
         meta = dict(raw.get("meta", {}))
         meta.setdefault("template", template_of(question))
         samples.append(TrainSample(
-            id=str(raw.get("id", f"{path.stem}:{index}")),
+            id=sample_id,
             images=resolved,
             question=question,
             answer=answer,

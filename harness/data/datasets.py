@@ -53,8 +53,9 @@ class DriveBenchDataset(Dataset):
 
     def __init__(self, path: str, data_root: str | None = None, skip_invalid: bool = False,
                  keep_all_cameras: bool = False, check_images: bool = True,
-                 corruption_files: dict[str, str] | None = None):
+                 corruption_files: dict[str, str] | None = None, allow_outside_root: bool = False):
         self.path = path
+        self.allow_outside_root = allow_outside_root
         self.data_root = data_root
         self.skip_invalid = skip_invalid
         self.keep_all_cameras = keep_all_cameras
@@ -66,7 +67,8 @@ class DriveBenchDataset(Dataset):
 
     def eval_items(self, setting: str = "clean") -> list[EvalItem]:
         options = dict(data_root=self.data_root, skip_invalid=self.skip_invalid,
-                       keep_all_cameras=self.keep_all_cameras, check_images=self.check_images)
+                       keep_all_cameras=self.keep_all_cameras, check_images=self.check_images,
+                       allow_outside_root=self.allow_outside_root)
         if setting == "clean":
             return drivebench.load(self.path, **options)
         if setting == TEXT_ONLY:
@@ -85,8 +87,9 @@ class DriveKDConversations(Dataset):
     """Training conversations in Drive-KD's format (user/assistant messages, images, question_type)."""
 
     def __init__(self, path: str, data_root: str | None = None, skip_invalid: bool = False,
-                 check_images: bool = True):
+                 check_images: bool = True, allow_outside_root: bool = False):
         self.path = path
+        self.allow_outside_root = allow_outside_root
         self.data_root = data_root
         self.skip_invalid = skip_invalid
         self.check_images = check_images
@@ -96,7 +99,7 @@ class DriveKDConversations(Dataset):
 
     def train_samples(self) -> list[TrainSample]:
         return conversations.load(self.path, self.data_root, skip_invalid=self.skip_invalid,
-                                  check_images=self.check_images)
+                                  check_images=self.check_images, allow_outside_root=self.allow_outside_root)
 
     def eval_items(self, setting: str = "clean") -> list[EvalItem]:
         raise DataError(f"dataset 'drivekd_conversations' ({Path(self.path).name}) is training data; "

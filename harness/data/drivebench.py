@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.data.blank import DEFAULT_SIZE, TEXT_ONLY, black_image_path
 from harness.data.errors import DataError, ItemProblem
+from harness.data.limits import image_under_root
 from harness.data.jsonfile import read_items
 from harness.data.mapping import QUESTION_TYPES, ROBUST, ROBUST_TAGS, capability_of, kind_of, resolve_question_type
 from harness.data.objects import cameras_referred, parse_object_refs
@@ -161,20 +162,17 @@ def kept_cameras(checked: CheckedItem, keep_all: bool) -> list[str]:
     return cameras_referred(checked.objects)
 
 
-def resolve_image(path: str, data_root: Path) -> str:
-    """An image path as a consumer opens it: absolute paths kept, others under the data root."""
-    p = Path(path)
-    return str(p if p.is_absolute() else (data_root / p))
-
-
 def to_eval_item(raw: dict, checked: CheckedItem, index: int, *, data_root: Path, setting: str,
-                 keep_all_cameras: bool, blank: Path | None) -> EvalItem:
-    """Build the :class:`EvalItem` of a validated raw item."""
+                 keep_all_cameras: bool, blank: Path | None, allow_outside_root: bool = False) -> EvalItem:
+    """Build the :class:`EvalItem` of a validated raw item (raises ItemProblem for an image outside the root)."""
     cams = kept_cameras(checked, keep_all_cameras)
+    for camera, image in checked.cameras.items():  # every path, even of cameras left out, stays inside
+        image_under_root(image, data_root, allow_outside_root=allow_outside_root, field=f"image_path.{camera}")
     if blank is not None:
         cameras = {c: str(blank) for c in cams}
     else:
-        cameras = {c: resolve_image(checked.cameras[c], data_root) for c in cams}
+        cameras = {c: image_under_root(checked.cameras[c], data_root, allow_outside_root=allow_outside_root)
+                   for c in cams}
     item_id = raw.get("id") or f"{raw['frame_token']}:{index}"
     return EvalItem(
         id=item_id,
@@ -194,13 +192,21 @@ def to_eval_item(raw: dict, checked: CheckedItem, index: int, *, data_root: Path
     )
 
 
+def _identity_keys(raw: dict) -> list[tuple]:
+    """What makes an item the same item: its ``id`` if given, and its frame and question."""
+    keys: list[tuple] = [("question", raw["scene_token"], raw["frame_token"], raw["question_type"], raw["question"])]
+    if raw.get("id"):
+        keys.append(("id", str(raw["id"])))
+    return keys
+
+
 def _missing_images(item: EvalItem) -> list[tuple[str, str]]:
     return [(cam, path) for cam, path in item.cameras.items() if not Path(path).is_file()]
 
 
 def load(path: str | Path, data_root: str | Path | None = None, *, setting: str | None = None,
          skip_invalid: bool = False, keep_all_cameras: bool = False, check_images: bool = True,
-         text_only_size: int = DEFAULT_SIZE) -> LoadedItems:
+         text_only_size: int = DEFAULT_SIZE, allow_outside_root: bool = False) -> LoadedItems:
     """Load and validate a DriveBench JSON file.
 
     ``data_root``: folder relative image paths resolve against (default: the
@@ -208,6 +214,9 @@ def load(path: str | Path, data_root: str | Path | None = None, *, setting: str 
     corruption named by the file), ``"text_only"`` replaces every image by a black
     frame (no image needs to exist), any other name just labels the items.
     ``check_images``: every kept image must exist; missing ones are named.
+    Image paths must stay under the data root unless ``allow_outside_root``; an
+    item repeated (same scene, frame, question type and question, or the same
+    ``id``) is refused, since it would be scored twice.
     """
     path = Path(path)
     root = Path(data_root) if data_root is not None else path.parent
@@ -217,18 +226,25 @@ def load(path: str | Path, data_root: str | Path | None = None, *, setting: str 
     blank = black_image_path(text_only_size) if setting == TEXT_ONLY else None
     items: list[EvalItem] = []
     skipped: list[str] = []
+    first_seen: dict[Any, int] = {}
     for index, raw in enumerate(raw_items):
         try:
             checked = check_item(raw)
+            label = setting if setting is not None else infer_setting(raw, raw["question_type"])
+            item = to_eval_item(raw, checked, index, data_root=root, setting=label,
+                                keep_all_cameras=keep_all_cameras, blank=blank, allow_outside_root=allow_outside_root)
+            for key in _identity_keys(raw):
+                if key in first_seen:
+                    raise ItemProblem(key[0], f"repeats item {first_seen[key]} (it would be scored twice)")
+            for key in _identity_keys(raw):
+                first_seen[key] = index
         except ItemProblem as problem:
             error = DataError(problem.message, file=path, index=index, field=problem.field)
             if not skip_invalid:
                 raise error from None
             skipped.append(str(error))
             continue
-        label = setting if setting is not None else infer_setting(raw, raw["question_type"])
-        items.append(to_eval_item(raw, checked, index, data_root=root, setting=label,
-                                  keep_all_cameras=keep_all_cameras, blank=blank))
+        items.append(item)
     if check_images and blank is None:
         items = _drop_or_raise_missing(items, path, skip_invalid, skipped, raw_items)
     if not items and raw_items:

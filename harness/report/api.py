@@ -10,6 +10,7 @@ to no study), unless options say otherwise.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -42,6 +43,24 @@ def _runs_root(results_root: str | Path | None) -> Path:
     return root / "runs" if (root / "runs").is_dir() else root
 
 
+def gone_runs(results_root: Path, study: str) -> list[str]:
+    """``"PATH: ..."`` for each completed trial of ``study`` whose run folder no longer exists.
+
+    The sweep's ``study.json`` lists every trial with its run folder; a folder deleted
+    since would otherwise drop its row from the table without a word.
+    """
+    try:
+        trials = json.loads((results_root / "sweeps" / study / "study.json").read_text(encoding="utf-8"))["trials"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    out = []
+    for trial in trials if isinstance(trials, list) else []:
+        run = trial.get("run") if isinstance(trial, dict) else None
+        if trial.get("state") == "complete" and run and not Path(run).exists():
+            out.append(f"{run}: the run folder is gone (trial {trial.get('trial')} of study '{study}' completed in it)")
+    return out
+
+
 def load_source(source: str | Path, results_root: str | Path | None = None) -> tuple[Collected, TableSpec, Ablation | None]:
     """Collected runs and the table to draw for an ablation file or a runs folder."""
     source = Path(source)
@@ -52,6 +71,7 @@ def load_source(source: str | Path, results_root: str | Path | None = None) -> t
             raise HarnessError(f"{source}: study '{ablation.name}' has no runs: {root} does not exist "
                                f"(run `harness sweep {source}` first, or pass --results)")
         collected = collect(root, study=ablation.name)
+        collected.skipped.extend(gone_runs(root.parent if root.name == "runs" else root, ablation.name))
         if collected.runs.empty:
             extra = f"; {len(collected.skipped)} unfinished or unevaluated" if collected.skipped else ""
             raise HarnessError(f"{source}: no finished, evaluated runs of study '{ablation.name}' under {root}{extra} "
