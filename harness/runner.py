@@ -122,6 +122,18 @@ def _tuned_name(mspec) -> str:
     return f"{mspec.family}:zoo/{mspec.zoo or mspec.scale or 'path'}+sft"
 
 
+def _check_eval_data(recipe: LoadedRecipe) -> None:
+    """Load the evaluation items once before the run folder exists, so a bad eval file
+    (an image outside the data root, a repeated item) is refused before anything is written."""
+    spec = recipe.spec
+    if not spec.eval.enabled or spec.data.eval is None:
+        return
+    from harness.eval.pipeline import load_settings
+
+    load_settings(build_dataset(spec.data.eval, "data.eval"), spec.eval.settings,
+                  dataset_name=spec.data.eval.name, max_items=spec.eval.max_items)
+
+
 def fine_tune_models(recipe: LoadedRecipe, *, progress: bool = True,
                      on_model: Callable[[str, Path, float], None] | None = None) -> dict[str, Path]:
     """Fine-tune (or find in the cache) the student and every teacher of ``recipe`` that has
@@ -206,6 +218,7 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True, device: torch.device
     samples = training_samples(recipe)
     overlap = eval_overlap(recipe, samples)
     device = device or default_device()
+    _check_eval_data(recipe)  # every setting's items, before the run folder exists
     sft_data: dict[str, list] = {}
     student = _load(recipe, "student", spec.student, samples, sft_data, progress, device)
     copies = teacher_copies(spec)
@@ -373,6 +386,8 @@ def run_recipe(
         tracking.close()
         opened.release()
     print_summary(run)
+    if evaluate:
+        _refuse_without_verdicts(run)
     return run
 
 
@@ -383,6 +398,17 @@ def _open_tracking(recipe: LoadedRecipe, run: RunDir, root: Path, study: str | N
         params.update(study=study, trial=trial)
     naming = RunNaming.of(recipe.name, run.path.name, study=study, trial=trial)
     return Tracking.open(recipe.spec.train.trackers, params=params, naming=naming, results_root=root)
+
+
+def _refuse_without_verdicts(run: RunDir) -> None:
+    """A finished run whose judge gave no verdict at all ends non-zero, saying how to fill them in."""
+    try:
+        from harness.eval.rejudge import NoVerdicts, verdicts_missing
+    except ModuleNotFoundError:  # pragma: no cover - the evaluator is part of the package
+        return
+    problem = verdicts_missing(run.path / "eval")
+    if problem is not None:
+        raise NoVerdicts(problem)
 
 
 def _evaluate(recipe: LoadedRecipe, student, run: RunDir, progress: bool) -> dict[str, Any]:

@@ -27,10 +27,13 @@ def _key_values(pairs: list[str], flag: str) -> dict:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="PATH|FAMILY:SCALE|FAMILY:zoo/SIZE",
+    parser.add_argument("--rejudge", metavar="DIR",
+                        help="fill the missing verdicts of an existing evaluation or run folder in place "
+                             "(its judge, data and predictions are reused; --judge-option overrides)")
+    parser.add_argument("--model", metavar="PATH|FAMILY:SCALE|FAMILY:zoo/SIZE",
                         help="a saved HF folder (e.g. results/runs/<name>/<hash>-s0/student), a hub scale "
                              "(internvl3:1b) or a tiny-zoo model (internvl3:zoo/student)")
-    parser.add_argument("--data", required=True, metavar="FILE|DATASET",
+    parser.add_argument("--data", metavar="FILE|DATASET",
                         help="a DriveBench JSON file, or a registered dataset name such as 'synthetic'")
     parser.add_argument("--data-root", metavar="DIR", help="folder the file's image paths are relative to")
     parser.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
@@ -56,6 +59,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from harness.eval.api import evaluate
 
+    if args.rejudge is not None:
+        return _rejudge(args)
+    if not args.model or not args.data:
+        raise HarnessError("--model and --data are required (or --rejudge DIR)")
     run = evaluate(
         args.model, args.data, args.setting or ["clean"], args.judge, _key_values(args.judge_option, "--judge-option"),
         data_root=args.data_root, data_options=_key_values(args.data_option, "--data-option"),
@@ -79,6 +86,17 @@ def main(args: argparse.Namespace) -> int:
         if key in summary:
             print(f"{key.replace('_', ' ')}: {_fmt(summary[key])}")
     print(f"results: {run.path}")
+    return 0
+
+
+def _rejudge(args: argparse.Namespace) -> int:
+    from harness.eval.rejudge import NoVerdicts, rejudge, verdicts_missing
+
+    run, filled, still = rejudge(args.rejudge, _key_values(args.judge_option, "--judge-option"))
+    print(f"{run.path}: filled {filled} missing verdict(s); {still} still missing")
+    problem = verdicts_missing(run.path / "eval")
+    if problem is not None:
+        raise NoVerdicts(problem)
     return 0
 
 

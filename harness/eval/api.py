@@ -20,6 +20,7 @@ from harness.errors import HarnessError
 from harness.eval.aggregate import flat_summary
 from harness.eval.pipeline import load_settings, run_evaluation
 from harness.eval.prompts import resolve_system_prompt
+from harness.eval.rejudge import NoVerdicts, verdicts_missing
 from harness.paths import results_dir
 from harness.recipe.loader import content_hash
 from harness.registry import DATASETS, FAMILIES, JUDGES, did_you_mean
@@ -169,7 +170,7 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
     atomic_write_json(run.info_file, {
         "status": "running", "kind": "eval", "model": loaded.name, "model_spec": model_spec,
         "data": identity["data"], "settings": settings, "judge_id": judge_obj.judge_id,
-        "judge": {"name": judge, **{k: v for k, v in (judge_options or {}).items()}},
+        "judge": {"name": judge, **recorded_judge_options(judge_options)},
         "eval": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "max_items": max_items,
                  "system_prompt": system_prompt},
         "identity_hash": digest, "started_at": _now(), "ended_at": None, "git_commit": git_commit(),
@@ -186,7 +187,20 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
         run.fail(f"{type(exc).__name__}: {exc}" if not isinstance(exc, HarnessError) else str(exc))
         raise
     run.finish(summary={"eval": flat_summary(summary)})
+    problem = verdicts_missing(run.path / "eval")
+    if problem is not None:
+        raise NoVerdicts(problem)
     return run
+
+
+def recorded_judge_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """The judge options as run.json records them: credentials in ``base_url`` removed."""
+    from harness.eval.judges.http import split_credentials
+
+    out = dict(options or {})
+    if isinstance(out.get("base_url"), str):
+        out["base_url"] = split_credentials(out["base_url"])[0]
+    return out
 
 
 def _now() -> str:

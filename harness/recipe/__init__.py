@@ -20,6 +20,7 @@ from harness.errors import RecipeError
 from harness.recipe.components import check_recipe, resolve
 from harness.recipe.identity import canonical_order, config_hash, legacy_hash
 from harness.recipe.loader import apply_overrides, dump_yaml, resolve_extends
+from harness.recipe.limits import check_numbers
 from harness.recipe.messages import recipe_error
 from harness.recipe.schema import Recipe
 
@@ -74,6 +75,7 @@ def recipe_from_dict(data: dict[str, Any], *, source: str | None = None, check: 
     """
     if not isinstance(data, dict):
         raise RecipeError(f"a recipe must be a mapping, got {type(data).__name__}", file=source)
+    check_numbers(data, file=source)
     data = dict(data)
     if "name" not in data and source is not None:
         data["name"] = Path(source).stem

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.data.types import CAPABILITIES, DRIVEKD_MIXING
 from harness.errors import HarnessError, RecipeError
@@ -135,6 +136,11 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
         from harness.train.tracking import check_trackers
 
         check_trackers(recipe.train.trackers, file=file)
+    url = recipe.eval.judge.options.get("base_url")
+    if isinstance(url, str) and "@" in urlsplit(url).netloc:
+        raise RecipeError("holds credentials (user:key@host), which would be written into every run folder; "
+                          "put the key in the environment variable named by api_key_env",
+                          file=file, field="eval.judge.base_url")
 
 
 # -- resolution: what the run's identity is made of ------------------------------------

@@ -86,6 +86,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RecipeError(f"invalid YAML: {problem}", file=str(path), field=where) from None
+    except RecursionError:
+        raise RecipeError("is nested too deeply", file=str(path)) from None
     if data is None:
         raise RecipeError("is empty", file=str(path))
     if not isinstance(data, dict):
@@ -137,7 +139,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise RecipeError(f"--set '{text}': '{key}' is not a dotted field path")
     try:
         value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""  # noqa: S506
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         raise RecipeError(f"--set '{text}': the value is not valid YAML") from None
     return key.split("."), value
 

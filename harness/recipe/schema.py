@@ -96,7 +96,7 @@ class SFTSpec(Strict):
         None, description="dataset the model is fine-tuned on (default: the run's data.train)"
     )
     seed: Optional[int] = Field(
-        None, description="seed of the fine-tuning (default: the run's seed); fix it so every run seed shares one model"
+        None, ge=0, lt=2**32, description="seed of the fine-tuning (default: the run's seed); fix it so every run seed shares one model"
     )
 
 
@@ -273,7 +273,7 @@ class Recipe(Strict):
 
     name: str = Field(description="names the run directory results/runs/<name>/")
     description: str = Field("", description="free text (not hashed)")
-    seed: int = Field(42, description="seed for python, numpy, torch and the combiner's generator")
+    seed: int = Field(42, ge=0, lt=2**32, description="seed for python, numpy, torch and the combiner's generator")
     student: StudentSpec = Field(description="the model being trained")
     teachers: dict[str, TeacherSpec] = Field({}, description="frozen teachers by key")
     placement: Literal["same", "spread"] = Field(

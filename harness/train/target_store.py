@@ -37,6 +37,7 @@ class TargetStoreWriter:
         self.final_dir = Path(final_dir)
         self.final_dir.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.", dir=self.final_dir.parent))
+        self.tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from the group
         self.shard_samples = shard_samples
         self.meta = meta or {}
         self.entries: dict[str, str] = {}
