@@ -167,6 +167,8 @@ class HttpJudge(Judge):
             response = connection.getresponse()
             status, reason = response.status, response.reason
             payload = self._read_capped(response, started)
+            if fired.is_set():  # the deadline shut the socket: what was read is a fragment
+                raise _Retryable(f"no complete reply within timeout ({self.timeout:g} s)")
         except _Fatal:
             raise
         except _Retryable:
