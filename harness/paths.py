@@ -47,21 +47,29 @@ def results_dir() -> Path:
 
 
 def ensure_writable(folder: str | os.PathLike, what: str) -> Path:
-    """``folder`` as a folder this process can write into with room to spare, or a one-line error.
+    """``folder`` if this process can write there with room to spare, else a one-line error.
 
     Checked before a run writes anything, so a results or cache path that is a
-    file, read-only or full is refused up front instead of failing half-way.
+    file, read-only or full is refused up front instead of failing half-way. A
+    folder that does not exist yet is judged by its nearest existing parent, and
+    is not created here.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise HarnessError(f"{folder}: the {what} is a file, not a folder")
+    existing = folder
+    while not existing.exists():
+        if existing.is_symlink():
+            raise HarnessError(f"{folder}: the {what} is a dangling symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise HarnessError(f"{folder}: the {what} cannot be created under the file {existing}")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         raise HarnessError(f"{folder}: cannot write to the {what} ({exc.strerror or exc})") from None
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(existing).free
     if free < MIN_FREE_BYTES:
         raise HarnessError(f"{folder}: the {what} is full ({free // 2**20} MiB free, at least {MIN_FREE_BYTES // 2**20} MiB needed)")
     return folder
