@@ -130,7 +130,7 @@ def _check_eval_data(recipe: LoadedRecipe) -> None:
         return
     from harness.eval.pipeline import load_settings
 
-    load_settings(build_dataset(spec.data.eval, "data.eval"), spec.eval.settings,
+    load_settings(DATASETS.build(spec.data.eval, field="data.eval", file=recipe.source), spec.eval.settings,
                   dataset_name=spec.data.eval.name, max_items=spec.eval.max_items)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.eval.aggregate import flat_summary, json_safe, summarize
-from harness.eval.pipeline import build_judge, load_settings
-from harness.registry import DATASETS
+from harness.eval.pipeline import load_settings
+from harness.registry import DATASETS, JUDGES
 from harness.rundir import RunDir, atomic_write_bytes, atomic_write_json
 
 
@@ -92,11 +92,8 @@ def rejudge(path: str | Path, judge_options: dict[str, Any] | None = None) -> tu
         raise HarnessError(f"{run.path}: no eval/scores.parquet to re-judge (has it been evaluated?)")
     data_name, data_options, settings, judge_name, options, max_items = _what_was_evaluated(run)
     options.update(judge_options or {})
-    judge = build_judge(judge_name, options, field="--judge-option")
-    try:
-        dataset = DATASETS.get(data_name)(**data_options)
-    except TypeError as exc:
-        raise HarnessError(f"{run.path}: dataset '{data_name}': {exc}") from None
+    judge = JUDGES.build({"name": judge_name, **options}, field="--judge-option")
+    dataset = DATASETS.build({"name": data_name, **data_options}, field="data", file=str(run.path))
     per_setting = load_settings(dataset, settings, dataset_name=data_name, max_items=max_items)
     frame = pd.read_parquet(scores_file)
     filled = 0

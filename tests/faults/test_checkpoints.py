@@ -85,7 +85,7 @@ def test_resume_of_a_run_holding_a_planted_pickle_exits_2(ce_recipe, env, capsys
     recipe = ce_recipe(steps=2)
     loaded = load_recipe(recipe)
     results = env / "results"
-    opened = open_run(results, recipe_name=loaded.name, recipe_hash=loaded.hash, seed=loaded.seed,
+    opened = open_run(results, recipe_name=loaded.name, config_hash=loaded.hash, seed=loaded.seed,
                       resolved_yaml=loaded.to_yaml())
     opened.run.interrupt("killed")
     opened.release()
@@ -151,7 +151,7 @@ def test_two_runs_opening_one_folder_at_once_never_traceback(ce_recipe, env):
               "from harness.errors import HarnessError\n"
               "r = load_recipe(sys.argv[1])\n"
               "try:\n"
-              "    o = open_run(sys.argv[2], recipe_name=r.name, recipe_hash=r.hash, seed=r.seed, resolved_yaml=r.to_yaml())\n"
+              "    o = open_run(sys.argv[2], recipe_name=r.name, config_hash=r.hash, seed=r.seed, resolved_yaml=r.to_yaml())\n"
               "    print('opened', flush=True); import time; time.sleep(2)\n"
               "except HarnessError as e:\n"
               "    print('refused', e, flush=True)\n")

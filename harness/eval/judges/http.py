@@ -82,7 +82,8 @@ class HttpJudge(Judge):
     """LLM judge on an OpenAI-compatible endpoint: rubric prompts, SQLite cache, retries."""
 
     #: Options that change how verdicts are fetched, never what they are (kept out of run identities).
-    operational = ("api_key_env", "timeout", "max_retries", "backoff", "concurrency", "cache", "use_cache")
+    operational = ("api_key_env", "timeout", "max_retries", "backoff", "concurrency", "cache", "use_cache",
+                   "max_reply_bytes")
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
                  template: Optional[str] = None, temperature: float = 0.0, max_tokens: int = 400,
