@@ -70,15 +70,14 @@ class RunBusy(HarnessError):
 class RunLock:
     """An exclusive, non-blocking lock on one run folder, held until :meth:`release`.
 
-    The lock file ``.<folder>.lock`` sits beside the folder (so it can be taken
-    before the folder exists) and records the holder: pid, host, start time and
-    command line.
+    ``lock_file`` exists apart from the folder (so it can be taken before the folder
+    exists; :func:`harness.rundir.run_lock` puts it under the results root's ``.locks/``)
+    and records the holder: pid, host, start time and command line.
     """
 
-    def __init__(self, folder: str | os.PathLike):
-        folder = Path(folder)
-        self.folder = folder
-        self.path = folder.parent / f".{folder.name}.lock"
+    def __init__(self, folder: str | os.PathLike, lock_file: str | os.PathLike):
+        self.folder = Path(folder)
+        self.path = Path(lock_file)
         self._handle = None
 
     def acquire(self) -> "RunLock":

@@ -263,6 +263,15 @@ def check_legacy(root: str | os.PathLike, *, recipe_name: str, config_hash: str,
     )
 
 
+def run_lock(folder: str | os.PathLike) -> RunLock:
+    """The lock of run folder ``<root>/runs/<name>/<folder>``: ``<root>/.locks/<name>/<folder>.lock``.
+
+    Kept out of ``runs/`` so that a recipe's folder lists only its runs.
+    """
+    folder = Path(folder)
+    return RunLock(folder, folder.parent.parent.parent / ".locks" / folder.parent.name / f"{folder.name}.lock")
+
+
 @dataclass(frozen=True)
 class Opened:
     """The outcome of :func:`open_run`: the directory, whether it is new work, and its lock.
@@ -308,7 +317,7 @@ def open_run(
     if not force:
         check_legacy(root, recipe_name=recipe_name, config_hash=config_hash, legacy_hash=legacy_hash, seed=seed)
     base = run_path(root, recipe_name, config_hash, seed)
-    lock = RunLock(base).acquire()  # a second writer, or a racing opener, is refused naming the holder
+    lock = run_lock(base).acquire()  # a second writer, or a racing opener, is refused naming the holder
     try:
         return _open_locked(base, lock, recipe_name=recipe_name, config_hash=config_hash, seed=seed,
                             resolved_yaml=resolved_yaml, force=force, resume=resume)
@@ -339,7 +348,7 @@ def _open_locked(base: Path, lock: RunLock, *, recipe_name: str, config_hash: st
         while Path(f"{base}-{n}").exists() or Path(f"{base}-{n}").is_symlink():
             n += 1
         sibling = Path(f"{base}-{n}")
-        sibling_lock = RunLock(sibling).acquire()
+        sibling_lock = run_lock(sibling).acquire()
         lock.release()
         base, lock, run = sibling, sibling_lock, RunDir(sibling)
     elif resume:

@@ -402,10 +402,8 @@ def _open_tracking(recipe: LoadedRecipe, run: RunDir, root: Path, study: str | N
 
 def _refuse_without_verdicts(run: RunDir) -> None:
     """A finished run whose judge gave no verdict at all ends non-zero, saying how to fill them in."""
-    try:
-        from harness.eval.rejudge import NoVerdicts, verdicts_missing
-    except ModuleNotFoundError:  # pragma: no cover - the evaluator is part of the package
-        return
+    from harness.eval.rejudge import NoVerdicts, verdicts_missing
+
     problem = verdicts_missing(run.path / "eval")
     if problem is not None:
         raise NoVerdicts(problem)

@@ -126,8 +126,8 @@ def run_lock(run_dir: Path):
     """An exclusive lock per run directory, held while a trial runs it (released if its worker dies).
 
     It waits (another study's trial of the same recipe and seed finishes first); the
-    run itself takes :class:`harness.locks.RunLock` on ``.<folder>.lock``, so this one
-    is a different file. flock is reliable on local filesystems; on NFS it depends
+    run itself takes :func:`harness.rundir.run_lock` for its whole life, a different
+    file. flock is reliable on local filesystems; on NFS it depends
     on the server.
     """
     run_dir.parent.mkdir(parents=True, exist_ok=True)

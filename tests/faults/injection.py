@@ -49,7 +49,7 @@ def plant_malicious_pickle(folder: Path, marker: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "state.pt", "wb") as handle:
-        pickle.dump({"step": 99999999, "model": _Payload(marker)}, handle)
+        pickle.dump({"step": 99999999, "model": _Payload(marker)}, handle, protocol=2)  # torch.save's protocol
     write_checksums(folder)
     return folder
 

@@ -13,9 +13,8 @@ import torch
 
 from harness import cli
 from harness.integrity import CorruptArtifact
-from harness.locks import RunLock
 from harness.recipe import load_recipe
-from harness.rundir import RunDir, open_run, run_path
+from harness.rundir import RunDir, open_run, run_lock, run_path
 from harness.train.checkpoint import UnsafeCheckpoint, load_checkpoint, resume_point, save_checkpoint
 from harness.train.seeding import rng_state, seed_everything, set_rng_state
 
@@ -127,7 +126,7 @@ def test_a_second_writer_is_refused_naming_the_holder(ce_recipe, env, capsys):
     results = env / "results"
     folder = run_path(results, loaded.name, loaded.hash, loaded.seed)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from harness.locks import RunLock; lock = RunLock(sys.argv[1]).acquire(); "
+        "import sys, time; from harness.rundir import run_lock; lock = run_lock(sys.argv[1]).acquire(); "
         "print('held', flush=True); time.sleep(60)"), str(folder)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -140,7 +139,7 @@ def test_a_second_writer_is_refused_naming_the_holder(ce_recipe, env, capsys):
     finally:
         holder.kill()
         holder.wait()
-    with RunLock(folder):  # the kernel released the dead holder's lock
+    with run_lock(folder):  # the kernel released the dead holder's lock
         pass
 
 
