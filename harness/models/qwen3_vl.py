@@ -12,16 +12,15 @@ Qwen2.5-VL (``mm_token_type_ids`` beside ``image_grid_thw``).
 Architecture figures of the scales follow the published ``Qwen/Qwen3-VL-*-Instruct``
 configs (2B and 8B as in torchtitan's Qwen3-VL table, 4B as in the checkpoint's
 config.json), so ``init: random`` builds real shapes. Everything this family knows
-lives in this file, its processor subclass included.
+lives in this file, its processor subclass included; what it shares with Qwen2.5-VL
+(processor inputs, image-size rule, special tokens) it inherits from that adapter.
 """
 
 from __future__ import annotations
 
-import math
-
 from harness.models.attention import query_key
-from harness.models.base import FamilyAdapter, LazyClass, Scale
-from harness.models.tokenizer import offline_hf_tokenizer
+from harness.models.base import LazyClass, Scale
+from harness.models.qwen_vl import SPECIAL_TOKENS, Qwen2_5_VLAdapter
 from harness.registry import FAMILIES
 
 
@@ -63,13 +62,6 @@ ZOO_SCALES: dict[str, Scale] = {
                        {"tie_word_embeddings": False}),
 }
 
-SPECIAL_TOKENS = {
-    "vision_start_token": "<|vision_start|>",
-    "vision_end_token": "<|vision_end|>",
-    "image_token": "<|image_pad|>",
-    "video_token": "<|video_pad|>",
-}
-
 # The structure of the Qwen3-VL template (no default system turn; each image as
 # <|vision_start|><|image_pad|><|vision_end|>, which the processor expands).
 CHAT_TEMPLATE = (
@@ -87,63 +79,30 @@ CHAT_TEMPLATE = (
 
 
 @FAMILIES.register("qwen3_vl")
-class Qwen3VLAdapter(FamilyAdapter):
-    """Qwen3-VL (Qwen3VLForConditionalGeneration), dense: 2b, 4b, 8b."""
+class Qwen3VLAdapter(Qwen2_5_VLAdapter):
+    """Qwen3-VL (Qwen3VLForConditionalGeneration), dense: 2b, 4b, 8b.
+
+    Its processor, inputs and image-size rule are Qwen2.5-VL's, so the adapter inherits
+    them; what differs is said here: the classes, the template, the vision config and
+    the queries and keys.
+    """
 
     name = "qwen3_vl"
     scales = SCALES
     zoo_scales = ZOO_SCALES
     model_class = LazyClass("transformers:Qwen3VLForConditionalGeneration")
     processor_class = LazyClass("harness.models.qwen3_vl:ImageOnlyQwen3VLProcessor")
-    token_input_keys = ("input_ids", "attention_mask", "mm_token_type_ids")
-    image_input_keys = ("pixel_values", "image_grid_thw")
+    config_class = LazyClass("transformers:Qwen3VLConfig")
+    chat_template = CHAT_TEMPLATE
+    special_tokens = SPECIAL_TOKENS
+
+    def vision_config(self, scale: Scale, text: dict) -> dict:
+        """The scale's own vision figures (its ``out_hidden_size`` is part of the published config)."""
+        return {k: v for k, v in scale.vision.items() if k != "image_side"}
 
     def query_key(self, module, hidden_states, position_embeddings):
         """Qwen3's attention: per-head RMSNorm of queries and keys before the rotary."""
         return query_key(module, hidden_states, position_embeddings, q_norm=module.q_norm, k_norm=module.k_norm)
-
-    def offline_processor(self, *, scale: Scale):
-        from transformers import Qwen2VLImageProcessorPil
-
-        vision = dict(scale.vision)
-        side = vision["image_side"]
-        tokenizer = offline_hf_tokenizer(SPECIAL_TOKENS, chat_template=CHAT_TEMPLATE)
-        # min = max pixels pins a square side×side input to exactly side×side.
-        image_processor = Qwen2VLImageProcessorPil(
-            patch_size=vision["patch_size"], merge_size=vision["spatial_merge_size"],
-            temporal_patch_size=vision["temporal_patch_size"],
-            size={"shortest_edge": side * side, "longest_edge": side * side},
-        )
-        return self.processor_class(image_processor, tokenizer, chat_template=CHAT_TEMPLATE)
-
-    def build_config(self, scale: Scale, processor):
-        from transformers import Qwen3VLConfig
-
-        tok = processor.tokenizer
-        text = dict(scale.text)
-        text["vocab_size"] = max(text.get("vocab_size") or 0, ((len(tok) + 63) // 64) * 64)
-        text.update(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None)
-        vision = {k: v for k, v in scale.vision.items() if k != "image_side"}
-        return Qwen3VLConfig(
-            text_config=text,
-            vision_config=vision,
-            image_token_id=tok.image_token_id,
-            video_token_id=tok.video_token_id,
-            vision_start_token_id=tok.vision_start_token_id,
-            vision_end_token_id=tok.vision_end_token_id,
-            **dict(scale.top),
-        )
-
-    def image_side_of(self, config, processor) -> int:
-        size = getattr(processor.image_processor, "size", None) or {}
-        get = size.get if isinstance(size, dict) else (lambda key: getattr(size, key, None))
-        lo, hi = get("shortest_edge"), get("longest_edge")
-        if lo and hi and lo == hi and math.isqrt(int(hi)) ** 2 == int(hi):
-            return math.isqrt(int(hi))
-        return self.default_image_side
-
-    def image_token_ids(self, config) -> tuple[int, ...]:
-        return (int(config.image_token_id),)
 
 
 _PROCESSOR = None

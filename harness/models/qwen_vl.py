@@ -81,33 +81,39 @@ class Qwen2_5_VLAdapter(FamilyAdapter):
     processor_class = LazyClass("harness.models.qwen_vl:ImageOnlyQwen2_5_VLProcessor")
     token_input_keys = ("input_ids", "attention_mask", "mm_token_type_ids")
     image_input_keys = ("pixel_values", "image_grid_thw")
+    # What a Qwen-VL descendant (qwen3_vl) changes: its config class, template and tokens.
+    config_class = LazyClass("transformers:Qwen2_5_VLConfig")
+    chat_template = CHAT_TEMPLATE
+    special_tokens = SPECIAL_TOKENS
+
+    def vision_config(self, scale: Scale, text: dict) -> dict:
+        """The vision config's keyword arguments (Qwen2.5-VL's merger projects to the text width)."""
+        vision = {k: v for k, v in scale.vision.items() if k != "image_side"}
+        vision["out_hidden_size"] = text["hidden_size"]
+        return vision
 
     def offline_processor(self, *, scale: Scale):
         from transformers import Qwen2VLImageProcessorPil
 
         vision = dict(scale.vision)
         side = vision["image_side"]
-        tokenizer = offline_hf_tokenizer(SPECIAL_TOKENS, chat_template=CHAT_TEMPLATE)
+        tokenizer = offline_hf_tokenizer(self.special_tokens, chat_template=self.chat_template)
         # min = max pixels pins a square side×side input to exactly side×side.
         image_processor = Qwen2VLImageProcessorPil(
             patch_size=vision["patch_size"], merge_size=vision["spatial_merge_size"],
             temporal_patch_size=vision["temporal_patch_size"],
             size={"shortest_edge": side * side, "longest_edge": side * side},
         )
-        return self.processor_class(image_processor, tokenizer, chat_template=CHAT_TEMPLATE)
+        return self.processor_class(image_processor, tokenizer, chat_template=self.chat_template)
 
     def build_config(self, scale: Scale, processor):
-        from transformers import Qwen2_5_VLConfig
-
         tok = processor.tokenizer
         text = dict(scale.text)
         text["vocab_size"] = max(text.get("vocab_size") or 0, ((len(tok) + 63) // 64) * 64)
         text.update(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None)
-        vision = {k: v for k, v in scale.vision.items() if k != "image_side"}
-        vision["out_hidden_size"] = text["hidden_size"]
-        return Qwen2_5_VLConfig(
+        return self.config_class(
             text_config=text,
-            vision_config=vision,
+            vision_config=self.vision_config(scale, text),
             image_token_id=tok.image_token_id,
             video_token_id=tok.video_token_id,
             vision_start_token_id=tok.vision_start_token_id,
