@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from harness.models.attention import query_key
 from harness.models.base import LazyClass, Scale
-from harness.models.qwen_vl import SPECIAL_TOKENS, Qwen2_5_VLAdapter
+from harness.models.qwen_vl import SPECIAL_TOKENS, Qwen2_5_VLAdapter, image_only_processor
 from harness.registry import FAMILIES
 
 
@@ -116,12 +116,5 @@ def __getattr__(name: str):
     if _PROCESSOR is None:
         from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
 
-        class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
-            """Qwen3-VL processor without the video processor (which needs torchvision)."""
-
-            def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-                super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-        ImageOnlyQwen3VLProcessor.__module__ = __name__
-        _PROCESSOR = ImageOnlyQwen3VLProcessor
+        _PROCESSOR = image_only_processor(Qwen3VLProcessor, name, __name__)
     return _PROCESSOR

@@ -136,6 +136,20 @@ def _get(size, key):
     return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
 
 
+def image_only_processor(base: type, name: str, module: str) -> type:
+    """A Qwen-VL processor class without the video processor (which needs torchvision).
+
+    Qwen2.5-VL's and Qwen3-VL's processors take (image, tokenizer, video) processors
+    alike, so both families define their subclass through this one function.
+    """
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        base.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    return type(name, (base,), {"__init__": __init__, "__module__": module,
+                                "__doc__": f"{base.__name__} without a video processor (which needs torchvision)."})
+
+
 _PROCESSOR = None
 
 
@@ -147,12 +161,5 @@ def __getattr__(name: str):
     if _PROCESSOR is None:
         from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
 
-        class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-            """Qwen2.5-VL processor without a video processor (which needs torchvision)."""
-
-            def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-                super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-        ImageOnlyQwen2_5_VLProcessor.__module__ = __name__
-        _PROCESSOR = ImageOnlyQwen2_5_VLProcessor
+        _PROCESSOR = image_only_processor(Qwen2_5_VLProcessor, name, __name__)
     return _PROCESSOR
