@@ -12,6 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# The record fields that measure wall time: the only ones two runs of one recipe and
+# seed may disagree on (a resumed run's metrics equal an uninterrupted run's but these).
+WALL_CLOCK_FIELDS = ("step_seconds", "tokens_per_s")
+
+
 @dataclass
 class StepWindow:
     """Steps since the last log point (reset by :meth:`flush`)."""
