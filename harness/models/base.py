@@ -319,6 +319,15 @@ class FamilyAdapter:
         """Token ids whose positions carry image features."""
         raise NotImplementedError
 
+    def image_token_grids(self, config, inputs: Mapping[str, Any]) -> list[tuple[int, int]]:  # pragma: no cover
+        """(rows, columns) of each image's tokens in a batch, in the order the images were given.
+
+        An image's tokens are one contiguous run in the sequence, row-major over this grid
+        (token ``r * columns + c`` covers the image's row band ``r`` and column band ``c``),
+        which is how a box in the image maps to its image tokens (:mod:`harness.eval.mechanism`).
+        """
+        raise NotImplementedError
+
     def decoder_layers(self, model: nn.Module) -> nn.ModuleList:
         return model.model.language_model.layers
 

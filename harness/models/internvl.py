@@ -124,6 +124,19 @@ class InternVL3Adapter(FamilyAdapter):
     def image_token_ids(self, config) -> tuple[int, ...]:
         return (int(config.image_token_id),)
 
+    def image_token_grids(self, config, inputs) -> list[tuple[int, int]]:
+        """One tile per image: the ViT's patch grid shrunk by pixel shuffle (``downsample_ratio``); the
+        model's ``pixel_shuffle`` keeps the patches' row-major order, 2×2 neighbours per token."""
+        vision = config.vision_config
+        size, patch = _pair(vision.image_size), _pair(vision.patch_size)
+        ratio = float(config.downsample_ratio)
+        grid = (int(size[0] // patch[0] * ratio), int(size[1] // patch[1] * ratio))
+        return [grid] * int(inputs["pixel_values"].shape[0])
+
+
+def _pair(value) -> tuple[int, int]:
+    return (int(value[0]), int(value[1])) if isinstance(value, (list, tuple)) else (int(value), int(value))
+
 
 def _round_up(n: int, multiple: int) -> int:
     return ((n + multiple - 1) // multiple) * multiple

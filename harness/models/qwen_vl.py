@@ -131,6 +131,17 @@ class Qwen2_5_VLAdapter(FamilyAdapter):
     def image_token_ids(self, config) -> tuple[int, ...]:
         return (int(config.image_token_id),)
 
+    def image_token_grids(self, config, inputs) -> list[tuple[int, int]]:
+        """Each image's patch grid (``image_grid_thw``: frames, rows, columns) after the
+        ``spatial_merge_size`` merge; the processor orders patches so merged tokens are row-major."""
+        merge = int(config.vision_config.spatial_merge_size)
+        grids = []
+        for t, h, w in inputs["image_grid_thw"].tolist():
+            if int(t) != 1:
+                raise ValueError(f"{self.name}: image_token_grids covers still images (grid t=1), got t={t}")
+            grids.append((int(h) // merge, int(w) // merge))
+        return grids
+
 
 def _get(size, key):
     return size.get(key) if isinstance(size, dict) else getattr(size, key, None)

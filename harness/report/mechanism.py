@@ -1,0 +1,69 @@
+"""The mechanism table: where each model looks and how closely each student's maps follow its teacher's.
+
+Input: each system's captured text-to-vision blocks on the same held-out items
+(:func:`harness.eval.attention_maps.capture_text_to_vision`) and, optionally, the
+teacher's. One row per system × layer: the share of its text-to-vision attention on
+the referred object, the prior (uniform attention's share), the lift with its
+interval and p-value (Holm-adjusted over the table's lifts), the row entropy, and
+against the teacher the map MSE, correlation and row-normalised correlation. The
+math is :mod:`harness.eval.mechanism`; this module only arranges and renders it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+from tabulate import tabulate
+
+from harness.eval.mechanism import AGREEMENT, ItemMaps, agreement, localisation
+from harness.report import stats
+
+LAYERS = ("first", "penultimate")
+
+
+def mechanism_rows(systems: Mapping[str, Sequence[ItemMaps]], teacher: Sequence[ItemMaps] | None = None, *,
+                   layers: Sequence[str] = LAYERS, correction: str = "holm", **options) -> list[dict]:
+    """One JSON-able dict per (system, layer); ``options`` go to the bootstraps (``n_resamples``, ``seed``)."""
+    rows = []
+    for name, maps in systems.items():
+        for layer in layers:
+            where = localisation(maps, layer, **options)
+            row = {"system": name, "layer": layer,
+                   **{key: where[key].to_dict() for key in ("share", "prior", "lift", "row_entropy")}}
+            if teacher is not None and maps is not teacher:
+                agree = agreement(maps, teacher, layer, **options)
+                row.update({key: agree[key].to_dict() for key in AGREEMENT})
+            rows.append(row)
+    tested = [i for i, r in enumerate(rows) if r["lift"]["p_value"] is not None]
+    adjusted = stats.adjust(np.array([rows[i]["lift"]["p_value"] for i in tested]), correction) if tested else []
+    for i, p in zip(tested, adjusted):
+        rows[i]["lift"]["p_adjusted"] = float(p)
+    return rows
+
+
+def _interval(est: dict | None, digits: int = 3) -> str:
+    if not est or est.get("mean") is None:
+        return "—"
+    text = f"{est['mean']:.{digits}f}"
+    if est.get("ci_low") is not None and est.get("ci_high") is not None:
+        text += f" [{est['ci_low']:.{digits}f}, {est['ci_high']:.{digits}f}]"
+    return text
+
+
+def _p(est: dict) -> str:
+    p = est.get("p_adjusted", est.get("p_value"))
+    return "—" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2g}"
+
+
+def render_mechanism_markdown(rows: Sequence[dict]) -> str:
+    """A Markdown table of :func:`mechanism_rows` (mean [95% interval]; p adjusted over the lifts)."""
+    headers = ["system", "layer", "share on object", "prior", "lift", "p (adj.)", "row entropy",
+               "MSE vs teacher", "r vs teacher", "r (where) vs teacher", "items"]
+    body = []
+    for r in rows:
+        body.append([r["system"], r["layer"], _interval(r["share"]), _interval(r["prior"]), _interval(r["lift"]),
+                     _p(r["lift"]), _interval(r["row_entropy"]), _interval(r.get("mse"), 5),
+                     _interval(r.get("corr")), _interval(r.get("corr_where")), r["share"]["n_items"]])
+    return tabulate(body, headers=headers, tablefmt="github") + "\n"
