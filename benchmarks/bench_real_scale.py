@@ -34,9 +34,9 @@ import importlib
 import json
 import os
 import subprocess
+import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -110,39 +110,6 @@ def fetch_wheels(pythons: list[str]) -> int:
 
 
 # -- measuring --------------------------------------------------------------------------
-
-class PeakRSS:
-    """Samples this process's RSS in a thread while a step runs."""
-
-    limit_gib: float | None = None  # --max-rss-gib: stop the whole process beyond it (a shared machine)
-
-    def __init__(self, interval: float = 0.002):
-        import psutil
-
-        self.process, self.interval = psutil.Process(), interval
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            if self.limit_gib is not None and self.peak > self.limit_gib * 2**30:
-                print(f"bench_real_scale: RSS {self.peak / 2**30:.1f} GiB passed --max-rss-gib {self.limit_gib}; "
-                      "stopping", flush=True)
-                os._exit(3)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self.peak = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
 
 def sources(args) -> tuple[str, str]:
     """(student, teacher) source fields: the real scales, or the tiny zoo's shapes (``--shape zoo``,
@@ -257,10 +224,11 @@ class Bench:
 
     def part(self, name: str, fn):
         self.sync()
-        begin = time.perf_counter()
+        begin, cpu_begin = time.perf_counter(), time.process_time()
         out = fn()
         self.sync()
         self.timed_parts[name] = self.timed_parts.get(name, 0.0) + time.perf_counter() - begin
+        self.cpu_parts[name] = self.cpu_parts.get(name, 0.0) + time.process_time() - cpu_begin
         return out
 
     def targets(self):
@@ -272,13 +240,14 @@ class Bench:
         from harness.combine.gradients import add_combination, blockwise_gramian, per_objective_gradients
 
         torch = self.torch
-        self.timed_parts = {}
+        self.timed_parts, self.cpu_parts = {}, {}
+        cpu_begin = time.process_time()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+        from timing import PeakRSS, release_freed_memory
+
         rss = PeakRSS() if self.device.type == "cpu" else None
         if rss:
-            from timing import release_freed_memory
-
             release_freed_memory()
             before = rss.process.memory_info().rss
             rss.__enter__()
@@ -315,7 +284,8 @@ class Bench:
         self.part("update", update)
         self.sync()
         seconds = time.perf_counter() - begin
-        record = {"seconds": seconds, "parts": dict(self.timed_parts)}
+        record = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_begin,
+                  "parts": dict(self.timed_parts), "cpu_parts": dict(self.cpu_parts)}
         if rss:
             rss.__exit__(None, None, None)
             record["peak_gib"] = rss.peak / 2**30
@@ -410,14 +380,24 @@ def report(results: dict[str, list[dict]], bench: Bench, args) -> dict:
             if name == "sft":
                 continue
             t = ratio_stats(results[name], results["sft"])
+            c = ratio_stats(results[name], results["sft"], key="cpu_seconds")
             m = ratio_stats(results[name], results["sft"], key="peak_gib")
             print(format_ratio(f"{name.upper()} / SFT time", t, 2.5 if name == "agp" else None))
+            print(format_ratio(f"{name.upper()} / SFT CPU time", c, 2.5 if name == "agp" else None))
             print(format_ratio(f"{name.upper()} / SFT peak mem", m, 1.5 if name == "agp" else None))
-            summary["ratios"][name] = {"time": t, "peak_memory": m}
+            summary["ratios"][name] = {"time": t, "cpu_time": c, "peak_memory": m}
             if args.device == "cpu":
                 s = ratio_stats(results[name], results["sft"], key="step_gib")
                 print(format_ratio(f"{name.upper()} / SFT step mem", s))
                 summary["ratios"][name]["step_memory"] = s
+    if "agp" in results:
+        for clock, key, parts_key in (("wall", "seconds", "parts"), ("CPU", "cpu_seconds", "cpu_parts")):
+            shares = [r[parts_key].get("gramian + weights", 0.0) / r[key] for r in results["agp"] if r.get(key)]
+            if shares:
+                share = {"median": statistics.median(shares), "min": min(shares), "max": max(shares), "n": len(shares)}
+                print(format_ratio(f"Gramian share of AGP ({clock})", share, 0.10))
+                summary.setdefault("gramian_share", {})[clock] = share
+    summary["records"] = results  # every timed step, parts included, for a later look
     for row in summary["rows"]:
         print(f"plan / measured peak ({row['variant']}): {row['plan GiB'] / row['peak GiB']:.2f}")
     return summary
@@ -453,6 +433,9 @@ def main() -> int:
         print("missing: " + (", ".join(missing) if missing else "nothing"))
         return 1 if missing else 0
     bootstrap(install=args.device == "cuda")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from timing import PeakRSS, interleave
+
     PeakRSS.limit_gib = args.max_rss_gib
     import torch
 
@@ -461,9 +444,6 @@ def main() -> int:
     args.dtype = args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
     if args.budget is None and args.device == "cuda":
         args.budget = 240.0
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from timing import interleave
-
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(args, Path(tmp))

@@ -22,39 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHRINK = ["data.train.train=32", "train.batch_size=4"]
-
-
-class PeakRSS:
-    """Samples this process's RSS in a thread; ``peak`` is the highest seen."""
-
-    def __init__(self, interval: float = 0.001):
-        import psutil
-
-        self.process = psutil.Process()
-        self.interval = interval
-        self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
 
 
 def main() -> int:
@@ -68,7 +40,7 @@ def main() -> int:
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from timing import format_ratio, interleave, median_of, ratio_stats, release_freed_memory
+    from timing import PeakRSS, format_ratio, interleave, median_of, ratio_stats, release_freed_memory
 
     from harness.combine.gradients import CombinedBackward
     from harness.data.collate import collate_train
@@ -131,6 +103,7 @@ def main() -> int:
     for name, rs in results.items():
         print(f"{name:<10} {median_of(rs, 'seconds'):8.3f} {median_of(rs, 'step_mb'):8.1f} {median_of(rs, 'peak_mb'):12.1f}")
     print(format_ratio("AGP / SFT time", ratio_stats(results["agp"], results["sft"]), 2.0))
+    print(format_ratio("AGP / SFT CPU time", ratio_stats(results["agp"], results["sft"], key="cpu_seconds")))
     print(format_ratio("AGP / reference time", ratio_stats(results["agp"], results["reference"]), 0.4))
     print(format_ratio("AGP / SFT step mem", ratio_stats(results["agp"], results["sft"], key="step_mb"), 1.5))
     return 0

@@ -8,9 +8,48 @@ one pair of totals.
 
 from __future__ import annotations
 
+import os
 import statistics
+import threading
 import time
 from typing import Callable, Mapping
+
+
+class PeakRSS:
+    """Samples this process's resident memory in a thread while a step runs; ``peak`` is the highest seen.
+
+    Used as ``with PeakRSS() as rss: step()``. ``limit_gib`` (a benchmark's ``--max-rss-gib``)
+    stops the whole process beyond it, so a run on a shared machine ends itself before the
+    kernel's out-of-memory killer picks some other job.
+    """
+
+    limit_gib: float | None = None
+
+    def __init__(self, interval: float = 0.002):
+        import psutil
+
+        self.process, self.interval = psutil.Process(), interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            if self.limit_gib is not None and self.peak > self.limit_gib * 2**30:
+                print(f"RSS {self.peak / 2**30:.1f} GiB passed --max-rss-gib {self.limit_gib}; stopping", flush=True)
+                os._exit(3)
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.peak = self.process.memory_info().rss
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
 
 
 def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
@@ -28,7 +67,10 @@ def interleave(variants: Mapping[str, Callable[[], dict | None]], *, min_rounds:
                clock: Callable[[], float] = time.perf_counter) -> dict[str, list[dict]]:
     """Run every variant once per round, rotating the order, until the per-round time ratios are stable.
 
-    Each call returns a dict of measurements (or None); ``seconds`` is added. Stable:
+    Each call returns a dict of measurements (or None); ``seconds`` (wall) and
+    ``cpu_seconds`` (this process's CPU time, all threads) are added unless it gave them:
+    on a machine shared with other jobs the wall time of one step can grow several-fold
+    when they start, while its CPU time stays what the step costs. Stable:
     after ``min_rounds``, every variant's median ratio against the first variant moved
     by less than ``tolerance`` (relative) when the last round was added; ``max_rounds``
     and ``budget_s`` (wall seconds for the timed rounds) bound it.
@@ -43,9 +85,10 @@ def interleave(variants: Mapping[str, Callable[[], dict | None]], *, min_rounds:
     while rounds < max_rounds:
         order = names[rounds % len(names):] + names[: rounds % len(names)]
         for name in order:
-            begin = clock()
+            begin, cpu_begin = clock(), time.process_time()
             record = dict(variants[name]() or {})
             record.setdefault("seconds", clock() - begin)
+            record.setdefault("cpu_seconds", time.process_time() - cpu_begin)
             results[name].append(record)
         rounds += 1
         if budget_s is not None and clock() - started > budget_s:

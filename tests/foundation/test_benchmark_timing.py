@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -54,3 +55,32 @@ def test_unstable_ratios_run_until_the_maximum_or_the_budget():
     capped = interleave({"steady": steady, "noisy": noisy}, min_rounds=10, max_rounds=50, warmup=0, budget_s=20,
                         clock=clock)
     assert len(capped["steady"]) == 6  # the budget is a hard cap (a GPU lease), even before min_rounds
+
+
+def test_each_record_carries_the_process_cpu_time_beside_the_wall_time():
+    """A step that waits costs wall time but no CPU time; one that computes costs both."""
+    import time
+
+    def busy():
+        start = time.process_time()
+        while time.process_time() - start < 0.02:
+            pass
+
+    def waits():
+        time.sleep(0.02)
+
+    results = interleave({"busy": busy, "waits": waits}, min_rounds=2, max_rounds=2, warmup=0)
+    assert all(r["cpu_seconds"] >= 0.02 for r in results["busy"])
+    assert all(r["cpu_seconds"] < 0.02 <= r["seconds"] for r in results["waits"])
+
+
+def test_the_memory_sampler_sees_an_allocation_made_inside_it():
+    from timing import PeakRSS
+
+    with PeakRSS() as rss:
+        before = rss.peak
+        block = bytearray(64 * 2**20)
+        block[:: 4096] = b"\1" * len(block[:: 4096])  # touch every page so it is resident
+        time.sleep(0.05)
+    assert rss.peak - before >= 32 * 2**20
+    del block
