@@ -1,8 +1,9 @@
 """The ``harness`` command line: parse, call the Python API, print. Nothing else.
 
-A user mistake (:class:`~harness.errors.HarnessError`) prints one line on stderr
-and exits 2; ``--debug`` shows the traceback. Anything else is a bug and keeps its
-traceback.
+The library logs instead of printing; while a command runs, its log records are
+the command's output (:func:`harness.logs.showing_library_logs`). A user
+mistake (:class:`~harness.errors.HarnessError`) prints one line on stderr and exits
+2; ``--debug`` shows the traceback. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import traceback
 from types import ModuleType
 
 from harness.commands import COMMANDS
+from harness.logs import showing_library_logs
 from harness.errors import HarnessError
 
 
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = bool(getattr(args, "debug", False))
     try:
-        return int(_command_module(args.command).main(args) or 0)
+        with showing_library_logs():
+            return int(_command_module(args.command).main(args) or 0)
     except HarnessError as exc:
         if debug:
             traceback.print_exc()

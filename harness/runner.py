@@ -10,6 +10,7 @@ failed, Ctrl-C or SIGTERM marks it interrupted, and a SIGKILL leaves it
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from harness.train.seeding import seed_everything
 from harness.train.sft import ensure_sft_teacher
 from harness.train.teacher_cache import TeacherCache
 from harness.train.tracking import RunNaming, Tracking, flat_params
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -320,7 +323,7 @@ def run_recipe(
     ensure_writable(cache_dir(), "cache folder")
     existing = RunDir(run_path(root, loaded.name, loaded.hash, loaded.seed))
     if existing.status == "finished" and not force:
-        print(f"already finished: {existing.path} (use --force to run it again)")
+        log.info("already finished: %s (use --force to run it again)", existing.path)
         return existing
     if not force:  # before any model loads: an old-identity run of this recipe is refused at once
         check_legacy(root, recipe_name=loaded.name, config_hash=loaded.hash, legacy_hash=loaded.legacy_hash,
@@ -338,7 +341,7 @@ def run_recipe(
     opened = _share(opened, world)
     run = opened.run
     if opened.existing:  # finished by another process while this one prepared
-        print(f"already finished: {run.path} (use --force to run it again)")
+        log.info("already finished: %s (use --force to run it again)", run.path)
         return run
     tracking = Tracking()
     try:
@@ -385,7 +388,7 @@ def run_recipe(
     finally:
         tracking.close()
         opened.release()
-    print_summary(run)
+    log.info("%s", summary_table(run))
     if evaluate:
         _refuse_without_verdicts(run)
     return run
@@ -419,7 +422,8 @@ def _evaluate(recipe: LoadedRecipe, student, run: RunDir, progress: bool) -> dic
     return evaluate_run(recipe, student, run, progress=progress)
 
 
-def print_summary(run: RunDir) -> None:
+def summary_table(run: RunDir) -> str:
+    """The closing lines of a run: folder, status, steps, time, final losses, eval scores."""
     info = run.info()
     summary = info.get("summary", {})
     rows = [
@@ -434,4 +438,4 @@ def print_summary(run: RunDir) -> None:
     eval_info = summary.get("eval") or {}
     for key, value in eval_info.items():
         rows.append([f"eval {key}", value])
-    print(tabulate(rows, tablefmt="simple"))
+    return tabulate(rows, tablefmt="simple")

@@ -10,12 +10,15 @@ content, so the sweep's runs then find their teachers and student ready.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def prepare_family(ablation_file: str, family: str, variant: str, results_root: 
     recipe = ablation.recipe(variant, {}, ablation.seeds[0])
 
     def say(line: str) -> None:
-        print(f"demo [2/4]   {family}: {line}", flush=True)
+        log.info("demo [2/4]   %s: %s", family, line)
 
     began = time.time()
 

@@ -17,11 +17,13 @@ rewrites the report from what is there.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -30,13 +32,24 @@ import yaml
 from harness.demo.models import Prepared, build_inputs, prepare_family
 from harness.demo.plan import REFERENCE_VARIANT, DemoPlan, effective_ablation, families
 from harness.demo.report import PRETRAINED, TEACHER, stamp, write_report
+from harness.logs import records_from_workers, send_records_to
 from harness.paths import results_dir
 from harness.rundir import atomic_write_text
 
 
-def _pool(n: int) -> ProcessPoolExecutor:
-    # spawn: a fresh interpreter per worker (no forked torch thread pools)
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _pool(n: int):
+    """``n`` worker processes whose log records come back to this process's loggers.
+
+    spawn: a fresh interpreter per worker (no forked torch thread pools).
+    """
+    context = multiprocessing.get_context("spawn")
+    with records_from_workers(context) as queue, ProcessPoolExecutor(
+            max_workers=n, mp_context=context, initializer=send_records_to, initargs=(queue,)) as pool:
+        yield pool
 
 
 def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None) -> DemoPlan:
@@ -60,8 +73,12 @@ def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None =
 
 
 def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None,
-             echo: Callable[[str], None] = print) -> dict[str, Path]:
-    """Run every stage; returns the files the report wrote (``md``, ``tex``, ``html``, …)."""
+             echo: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Run every stage; returns the files the report wrote (``md``, ``tex``, ``html``, …).
+
+    Each stage's lines go to ``echo`` (default: this module's logger, which the CLI prints).
+    """
+    echo = echo or (lambda line: log.info("%s", line))
     from harness.sweep.ablation import load_ablation
     from harness.sweep.study import sweep
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +26,8 @@ from harness.paths import results_dir
 from harness.recipe.loader import content_hash
 from harness.registry import DATASETS, FAMILIES, JUDGES, did_you_mean
 from harness.rundir import RunDir, atomic_write_json, git_commit, hardware, package_versions
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SYSTEM_PROMPT = "none"  # training prompts and evaluation prompts agree unless a recipe asks
 
@@ -161,7 +164,7 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
     root = Path(results_root) if results_root is not None else results_dir()
     base = root / "evals" / _folder_name(model_spec) / digest[:8]
     if RunDir(base).status == "finished" and not force:
-        print(f"already evaluated: {base} (use --force to evaluate again)")
+        log.info("already evaluated: %s (use --force to evaluate again)", base)
         return RunDir(base)
     loaded = load_model(model_spec, device=default_device())  # user errors surface before any directory exists
     run, existing = _open_eval_dir(base, force)

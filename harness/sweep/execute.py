@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.logs import records_into
 from harness.recipe import LoadedRecipe
 from harness.rundir import RunDir, atomic_write_text, run_path
 
@@ -212,18 +213,21 @@ def killed_by(returncode: int, run: RunDir) -> str | None:
 
 def _run_here(recipe: LoadedRecipe, run: RunDir, results_root: Path, recipe_dir: Path, log_file: Path,
               trial: tuple[str, int] | None = None) -> Outcome:
-    """The trial in this process, its output into the trial's log as a child's would go."""
-    import contextlib
+    """The trial in this process, its log records into the trial's log as a child's output would go.
 
+    Only the harness's own logger is pointed at the log, for the trial's duration
+    (:func:`records_into`); the process's stdout and stderr are left alone.
+    """
     from harness.runner import run_recipe
 
     started = time.perf_counter()
     recipe_file = _write_recipe(recipe, recipe_dir)
     resume = run.path.exists()
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        print(f"$ (inline) harness run {recipe_file} --results {results_root} --quiet{' --resume' if resume else ''}",
-              flush=True)
+    with open(log_file, "a", encoding="utf-8") as log, records_into(log):
+        log.write(f"$ (inline) harness run {recipe_file} --results {results_root} --quiet"
+                  f"{' --resume' if resume else ''}\n")
+        log.flush()
         try:
             study, number = trial if trial is not None else (None, None)
             run_recipe(recipe, results_root=results_root, resume=resume, progress=False, study=study, trial=number)

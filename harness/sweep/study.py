@@ -10,12 +10,14 @@ again with fresh seeds for the significance tests before working the queue.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -30,6 +32,8 @@ from harness.sweep.heartbeat import retry_callback
 from harness.sweep.storage import default_storage, open_storage, open_study
 from harness.sweep.worker import Context, counts, work
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class SweepResult:
@@ -40,16 +44,20 @@ class SweepResult:
     trials: list[dict[str, Any]]
 
 
-def quiet_optuna() -> None:
+@contextmanager
+def optuna_warnings_hidden():
     """Keep Optuna's experimental-feature and deprecation warnings out of a sweep's output.
 
-    Optuna's own log level is the caller's to set (the CLI does): a library call never
-    changes it for the whole process.
+    Scoped to the sweep (the filters are restored when it returns), and Optuna's own
+    log level is the caller's to set (the CLI does): a library call changes neither
+    for the whole process.
     """
     import optuna
 
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+        yield
 
 
 def trial_params(trial) -> dict[str, Any]:
@@ -195,6 +203,7 @@ def _spawn_workers(args: list[str], n: int, log_dir: Path) -> list[subprocess.Po
     return procs
 
 
+@optuna_warnings_hidden()
 def sweep(
     ablation_file: str | Path,
     *,
@@ -212,10 +221,10 @@ def sweep(
     """Run (or join, or continue) the study of an ablation file; returns its final state.
 
     ``inline_trials`` runs each trial inside its worker instead of a `harness run` child
-    process (saves an interpreter start per trial; not with a pruner).
+    process (saves an interpreter start per trial; not with a pruner). Progress lines
+    go to the ``harness.sweep.study`` logger (``quiet``: none), never to stdout.
     """
-    quiet_optuna()
-    out: Callable[[str], None] = (lambda _line: None) if quiet else (lambda line: print(line, flush=True))
+    out: Callable[[str], None] = (lambda _line: None) if quiet else (lambda line: logger.info("%s", line))
     if workers < 1:
         raise HarnessError("--workers must be at least 1")
     if seeds is not None and rerun_top_k is None:

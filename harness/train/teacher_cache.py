@@ -128,11 +128,8 @@ class TeacherCache:
         probe_targets, probe_batch = self.compute(teacher_key, objs, probe)
         per_sample = sum(_stored_bytes(probe_targets[d.name], probe_batch, d.needs) for d in objs) / max(1, len(probe))
         names = ", ".join(d.name for d in objs)
-        print(
-            f"teacher cache: {teacher.name} → {names}: ≈{human_bytes(per_sample * len(samples))} "
-            f"for {len(samples)} samples (float16) under {self.root}",
-            flush=True,
-        )
+        log.info("teacher cache: %s → %s: ≈%s for %d samples (float16) under %s",
+                 teacher.name, names, human_bytes(per_sample * len(samples)), len(samples), self.root)
         writers = {d.name: TargetStoreWriter(self.path(d.name), meta={"objective": d.name, "teacher": teacher.name, **d.describe()}) for d in objs}
         try:
             bar = tqdm(total=len(samples), desc=f"teacher targets ({teacher.name})", unit="sample", disable=not self.progress)

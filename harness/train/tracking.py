@@ -233,7 +233,7 @@ class Tracking:
                 tracker.start()
                 trackers.append(tracker)
                 tracker.store_init_configuration(params)
-                logger.info("tracking with %s as %s (group %s)", spec.name, naming.name, naming.group)
+                logger.debug("tracking with %s as %s (group %s)", spec.name, naming.name, naming.group)
         except BaseException:
             cls(trackers).close()
             raise
