@@ -48,15 +48,16 @@ def evaluate(*args: Any, **kwargs: Any):
     return _evaluate(*args, **kwargs)
 
 
-def sweep(*args: Any, **kwargs: Any):
-    """Run an ablation study."""
+def run_sweep(*args: Any, **kwargs: Any):
+    """Run an ablation study (``harness sweep``; see :func:`harness.sweep.study.sweep`)."""
     from harness.sweep.study import sweep as _sweep
 
     return _sweep(*args, **kwargs)
 
 
-def report(*args: Any, **kwargs: Any):
-    """Write tables and plots from runs or an ablation."""
+def write_report(*args: Any, **kwargs: Any):
+    """Write tables and plots from runs or an ablation (``harness report``; see
+    :func:`harness.report.api.report`); returns the written paths by format."""
     from harness.report.api import report as _report
 
     return _report(*args, **kwargs)

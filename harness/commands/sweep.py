@@ -47,8 +47,8 @@ def main(args: argparse.Namespace) -> int:
         raise HarnessError("--host and --port only go with --dashboard")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints its own progress lines
 
-    result = api.sweep(args.ablation, storage=args.storage, workers=args.workers, n_trials=args.n_trials,
-                       results_root=args.results, study_name=args.study_name, rerun_top_k=args.rerun_top,
-                       seeds=args.seeds, worker_only=args.worker, quiet=args.quiet,
-                       inline_trials=args.inline_trials)
+    result = api.run_sweep(args.ablation, storage=args.storage, workers=args.workers, n_trials=args.n_trials,
+                           results_root=args.results, study_name=args.study_name, rerun_top_k=args.rerun_top,
+                           seeds=args.seeds, worker_only=args.worker, quiet=args.quiet,
+                           inline_trials=args.inline_trials)
     return 0 if not result.counts.get("fail") or result.counts.get("complete") else 1

@@ -5,14 +5,8 @@
 - :mod:`.storage`: storage URLs and creating / joining a study without duplicates;
 - :mod:`.worker`, :mod:`.execute`, :mod:`.heartbeat`: claiming, running (one child
   process per trial), pruning, heartbeats and retries;
-- :mod:`.study`: ``sweep()`` (what ``harness sweep`` calls), progress, ``--rerun-top``.
+- :mod:`.study`: ``sweep()`` (what ``harness sweep`` calls, and the Python API's
+  ``harness.run_sweep``), progress, ``--rerun-top``.
 
-Nothing here registers components; docs/sweeps.md is the user's guide. The package
-is callable (it forwards to :func:`harness.sweep.study.sweep`) so that
-``harness.sweep(...)`` keeps working after ``import harness.sweep.study``; see
-:mod:`harness.callable_package`.
+Nothing here registers components; docs/sweeps.md is the user's guide.
 """
-
-from harness.callable_package import make_callable
-
-make_callable(__name__, "harness.sweep.study", "sweep")

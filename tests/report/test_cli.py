@@ -75,24 +75,25 @@ def test_mixed_judges_exit_2_and_item_set_warning_is_printed(tmp_path, capsys, i
     assert code == 0 and "warning: 'agp' and baseline 'sum' were scored on different" in err
 
 
-def test_api_report_returns_the_written_paths(study, tmp_path):
+def test_api_write_report_returns_the_written_paths_and_prints_nothing(study, tmp_path, capsys):
     from harness import api
 
     ablation, results = study
     from harness.report.spec import StatsOptions
 
-    written = api.report(ablation, formats=("md", "tex"), out=tmp_path / "r", results_root=results,
-                         options=StatsOptions(n_resamples=300), figures=False)
+    written = api.write_report(ablation, formats=("md", "tex"), out=tmp_path / "r", results_root=results,
+                               options=StatsOptions(n_resamples=300), figures=False)
     assert set(written) == {"md", "tex"} and all(p.exists() for p in written.values())
+    assert capsys.readouterr().out == ""  # a library call: the CLI prints, the library does not
 
 
-def test_harness_report_stays_callable_after_the_package_is_imported(study, tmp_path):
+def test_harness_write_report_is_not_hidden_by_the_report_package(study, tmp_path):
     import harness
     import harness.report.stats  # noqa: F401  (binds harness.report to the package)
     from harness.report.spec import StatsOptions
 
     ablation, results = study
-    assert callable(harness.report)
-    written = harness.report(ablation, formats="md", out=tmp_path / "r", results_root=results,
-                             options=StatsOptions(n_resamples=200), figures=False)
+    assert not callable(harness.report)  # the package is a package; the verb has its own name
+    written = harness.write_report(ablation, formats="md", out=tmp_path / "r", results_root=results,
+                                   options=StatsOptions(n_resamples=200), figures=False)
     assert written["md"].exists()
