@@ -1,20 +1,26 @@
-"""What a table is asked to show, and the few fields of an ablation file the report reads.
+"""What a table is asked to show, and the schema of an ablation file's ``table:`` section.
 
 The ablation file is owned by the sweep (harness/sweep/ablation.py parses it in
-full). The report needs only the study ``name``, its ``objective`` and its
-``table:`` section, so it reads those itself with :func:`read_ablation` — a small,
-strict reader that names the file and field of any mistake.
+full, building every variant's recipe). The report needs only the study ``name``,
+its ``objective``, its variants' order and its ``table:`` section, so
+:func:`read_ablation` reads those without building anything (a report of old runs
+works even if their base recipe moved). Both read the file with the recipe loader
+(:func:`harness.recipe.loader.read_yaml`) and check ``table:`` with one schema,
+:class:`TableSection`, through :func:`table_section`: a mistake in it is the same
+one-line error, naming the file and field, from ``harness sweep`` and ``harness report``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, RecipeError
+from harness.recipe.loader import read_yaml
+from harness.recipe.messages import recipe_error
 from harness.registry import did_you_mean
 
 TABLE_KINDS = ("table1", "table2", "table3", "settings")
@@ -39,7 +45,60 @@ METRIC_TITLES = {
 
 
 class ReportSpecError(HarnessError):
-    """An ablation file's table section or a report option is malformed."""
+    """A report option is malformed."""
+
+
+def _listed(value: Any) -> Any:
+    """A comma-separated string is a list (``metrics: avg``, ``settings: clean,fog``)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class TableSection(BaseModel):
+    """An ablation file's ``table:`` section: the table `harness report` draws from the study's runs."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    kind: Literal["table1", "table2", "table3", "settings"] = Field(
+        "table3", description="which paper table's layout; settings: one row per evaluation setting")
+    rows: str = Field("", description="'variant' or a dotted recipe path naming each row (default: variant; "
+                                      "setting for kind settings)")
+    columns: list[str] = Field([], description="dotted recipe paths that make the column groups (table1/table2)")
+    baseline: Optional[str] = Field(None, description="row every other row is tested against")
+    metrics: list[str] = Field([], description="summary metrics shown (default: the table kind's own)")
+    caption: str = Field("", description="free text")
+    setting: str = Field("clean", description="which evaluation setting the table shows")
+    settings: list[str] = Field([], description="kind settings: the settings shown as rows (default: all)")
+
+    @field_validator("columns", "metrics", "settings", mode="before")
+    @classmethod
+    def _comma_lists(cls, value: Any) -> Any:
+        return _listed(value)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        for metric in value:
+            if metric not in ALL_METRICS:
+                raise ValueError(f"'{metric}' is not a metric{did_you_mean(metric, ALL_METRICS)} "
+                                 f"(known: {', '.join(ALL_METRICS)})")
+        return value
+
+
+def table_section(data: dict[str, Any], file: str | Path) -> TableSection | None:
+    """The checked ``table:`` section of an ablation file's data (None when it has none).
+
+    The one check of that section, for the sweep and the report alike: any mistake
+    is a one-line :class:`~harness.errors.RecipeError` naming the file and the field.
+    """
+    if data.get("table") is None:
+        return None
+    try:
+        return TableSection.model_validate(data["table"])
+    except ValidationError as exc:
+        error = recipe_error(TableSection, exc, str(file))
+        raise RecipeError(error.detail, file=str(file), field=".".join(p for p in ("table", error.field) if p)) from None
 
 
 @dataclass(frozen=True)
@@ -118,48 +177,23 @@ class Ablation:
 
 
 def read_ablation(path: str | Path) -> Ablation:
-    """Study name, objective and table section of an ablation YAML file."""
+    """Study name, objective, variants' order and table section of an ablation YAML file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportSpecError(f"{path}: no such ablation file") from None
-    except yaml.YAMLError as exc:
-        raise ReportSpecError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        raise ReportSpecError(f"{path}: name: an ablation file needs a study name")
-    table = data.get("table") or {}
-    if not isinstance(table, dict):
-        raise ReportSpecError(f"{path}: table: expected a mapping, got {type(table).__name__}")
-    known = {"kind", "rows", "columns", "baseline", "metrics", "caption", "setting", "settings"}
-    for key in table:
-        if key not in known:
-            raise ReportSpecError(f"{path}: table.{key}: unknown field; known: {', '.join(sorted(known))}"
-                                  + did_you_mean(str(key), sorted(known)))
-    columns = table.get("columns") or ()
-    if isinstance(columns, str):
-        columns = (columns,)
-    metrics = table.get("metrics") or ()
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    settings = table.get("settings") or ()
-    if isinstance(settings, str):
-        settings = tuple(s.strip() for s in settings.split(","))
+    data = read_yaml(path)
+    name = data.get("name", path.stem)  # as the sweep names the study
+    if not isinstance(name, str):
+        raise RecipeError("the study name must be a string", file=str(path), field="name")
+    section = table_section(data, path) or TableSection()
+    variants = data.get("variants")
     try:
         spec = TableSpec(
-            name=data["name"],
-            kind=str(table.get("kind", "table3")),
-            rows=str(table.get("rows") or ""),
-            columns=tuple(str(c) for c in columns),
-            baseline=None if table.get("baseline") is None else str(table["baseline"]),
-            metrics=tuple(str(m) for m in metrics),
-            caption=str(table.get("caption") or ""),
-            setting=str(table.get("setting", "clean")),
-            order=tuple(str(v) for v in (data.get("variants") or {})) if isinstance(data.get("variants"), dict) else (),
-            settings=tuple(str(s) for s in settings if str(s).strip()),
+            name=name, kind=section.kind, rows=section.rows, columns=tuple(section.columns),
+            baseline=section.baseline, metrics=tuple(section.metrics), caption=section.caption,
+            setting=section.setting, order=tuple(str(v) for v in variants) if isinstance(variants, dict) else (),
+            settings=tuple(section.settings),
         )
-    except ReportSpecError as exc:
-        raise ReportSpecError(f"{path}: table: {exc}") from None
+    except ReportSpecError as exc:  # pragma: no cover - the section's schema already refused it
+        raise RecipeError(str(exc), file=str(path), field="table") from None
     objective = data.get("objective") or {}
-    return Ablation(path=path, name=data["name"], description=str(data.get("description") or ""),
+    return Ablation(path=path, name=name, description=str(data.get("description") or ""),
                     table=spec, objective=objective if isinstance(objective, dict) else {})

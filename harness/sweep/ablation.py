@@ -28,6 +28,7 @@ from harness.recipe.loader import canonical_json, read_yaml, resolve_extends
 from harness.recipe.messages import recipe_error
 from harness.recipe.schema import folder_name
 from harness.registry import did_you_mean
+from harness.report.spec import TableSection, table_section
 from harness.sweep import optuna_parts
 from harness.sweep.overrides import REPLACE_KEY, apply_variant, flatten, set_path
 from harness.sweep.space import Distribution
@@ -72,22 +73,6 @@ class PrunerSpec(_Named):
     metric: str = Field("loss.ce", description="dotted path into a metrics.jsonl record (same direction as the objective)")
 
 
-
-class TableSpec(_Strict):
-    """The table `harness report` draws from the study's runs."""
-
-    kind: Literal["table1", "table2", "table3", "settings"] = Field(
-        "table3", description="which paper table's layout; settings: one row per evaluation setting")
-    rows: str = Field("", description="'variant' or a dotted recipe path naming each row (default: variant; "
-                                      "setting for kind settings)")
-    columns: list[str] = Field([], description="dotted recipe paths that make the column groups (table1/table2)")
-    baseline: Optional[str] = Field(None, description="row every other row is tested against")
-    metrics: list[str] = Field([], description="summary metrics shown (default: the table kind's own)")
-    caption: str = Field("", description="free text")
-    setting: str = Field("clean", description="which evaluation setting the table shows")
-    settings: list[str] = Field([], description="kind settings: the settings shown as rows (default: all)")
-
-
 class RetrySpec(_Strict):
     """Worker liveness: a trial whose worker stops beating for ``grace_period`` s is retried."""
 
@@ -117,7 +102,7 @@ class AblationSpec(_Strict):
     sampler: SamplerSpec = Field(SamplerSpec(), description="grid | tpe | random")
     pruner: PrunerSpec = Field(PrunerSpec(), description="none | median | … (+ metric in metrics.jsonl)")
     retry: RetrySpec = Field(RetrySpec(), description="heartbeats and retries of trials whose worker died")
-    table: Optional[TableSpec] = Field(None, description="what `harness report` draws")
+    table: Optional[TableSection] = Field(None, description="what `harness report` draws")
     tiny: Optional[str] = Field(None, description="the tiny counterpart (relative path)")
 
     @field_validator("name")
@@ -297,6 +282,7 @@ def load_ablation(path: str | Path) -> Ablation:
     file = str(path)
     data = read_yaml(path)
     data.setdefault("name", path.stem)
+    table_section(data, file)  # the report's check of `table:`, so both give the same error
     try:
         spec = AblationSpec.model_validate(data)
     except ValidationError as exc:

@@ -23,12 +23,13 @@ def test_table2_file_reads_teacher_rows_and_student_groups():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("table: {kind: table3}\n", "name: an ablation file needs a study name"),
-    ("name: x\ntable: {kind: table4}\n", "table kind 'table4' is not one of table1, table2, table3, settings; did you mean"),
-    ("name: x\ntable: {metrics: [avgg]}\n", "table metric 'avgg' is unknown.*did you mean 'avg'"),
-    ("name: x\ntable: {baseline: sum, rwos: variant}\n", "table.rwos: unknown field.*did you mean 'rows'"),
+    ("name: [x]\ntable: {kind: table3}\n", "name: the study name must be a string"),
+    ("name: x\ntable: {kind: table4}\n", "table.kind: 'table4' is not one of table1, table2, table3, settings; did you mean"),
+    ("name: x\ntable: {metrics: [avgg]}\n", "table.metrics: 'avgg' is not a metric; did you mean 'avg'"),
+    ("name: x\ntable: {baseline: sum, rwos: variant}\n", "table.rwos: unknown key 'rwos'; did you mean 'rows'"),
     ("name: x\ntable: [1, 2]\n", "table: expected a mapping"),
-    ("name: [unclosed\n", "not valid YAML"),
+    ("name: [unclosed\n", "invalid YAML"),
+    ("name: x\nname: y\n", "duplicate key"),
 ])
 def test_mistakes_name_the_file_and_field(tmp_path, text, message):
     path = tmp_path / "a.yaml"
@@ -36,6 +37,13 @@ def test_mistakes_name_the_file_and_field(tmp_path, text, message):
     with pytest.raises(HarnessError, match=message) as info:
         read_ablation(path)
     assert str(path) in str(info.value)
+
+
+def test_a_study_without_a_name_is_named_after_its_file_as_the_sweep_names_it(tmp_path):
+    path = tmp_path / "my_study.yaml"
+    path.write_text("table: {kind: table3, metrics: avg}\n")
+    ablation = read_ablation(path)
+    assert ablation.name == "my_study" and ablation.table.metrics == ("avg",)
 
 
 def test_options_are_checked():
