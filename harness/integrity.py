@@ -1,4 +1,8 @@
-"""Content checksums of the artifacts the harness builds once and reuses.
+"""Content hashes: of data (:func:`content_hash`) and of the artifacts the harness builds once and reuses.
+
+:func:`content_hash` (SHA-256 of :func:`canonical_json`) is the one hash of a
+JSON-serialisable value: a recipe's configuration (which names run folders), an
+evaluation's settings, a cached artefact's inputs, an ablation's fingerprint.
 
 Checkpoints, teacher-target stores, fine-tuned and zoo models and synthetic
 benchmarks are written once and read by every later run. A flipped byte or a
@@ -15,11 +19,22 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from harness.errors import HarnessError
 
 CHECKSUMS = "checksums.json"
 _CHUNK = 1 << 20
+
+
+def canonical_json(data: Any) -> str:
+    """Key-order- and formatting-independent serialisation used for hashing."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(data: Any) -> str:
+    """sha256 hex of :func:`canonical_json`: the one content hash of the harness."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 class CorruptArtifact(HarnessError):

@@ -1,12 +1,14 @@
-"""Locks that keep two processes from writing the same thing at once.
+"""Locks that keep two processes from writing the same thing at once: the harness's only locks.
 
 ``BuildLock`` guards the build of a shared cache entry (teacher targets, a
 fine-tuned model, a synthetic benchmark): the second process waits, then finds
 the entry built. ``RunLock`` guards a run folder for the whole life of the run:
 a second ``harness run`` or ``--resume`` of the same folder is refused at once
 with an error naming the holder, instead of two writers interleaving one folder.
-It is an ``flock`` on a file beside the folder, so the kernel releases it when
-the holder dies, however it dies (SIGKILL included), and no stale lock remains.
+:func:`waiting_lock` is the blocking kind, for a zoo model's build and a sweep
+trial's claim on its run folder: the second holder waits its turn. ``RunLock`` and
+:func:`waiting_lock` are ``flock`` on a file, so the kernel releases them when the
+holder dies, however it dies (SIGKILL included), and no stale lock remains.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -61,6 +64,22 @@ class BuildLock:
 
     def __exit__(self, *exc) -> None:
         self.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def waiting_lock(path: str | os.PathLike):
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block, waiting for its holder.
+
+    flock is reliable on local filesystems; on NFS it depends on the server.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class RunBusy(HarnessError):

@@ -7,12 +7,20 @@
 - ``run.json``: status (running | finished | failed | interrupted), start/end times, git
   commit, package versions, hardware, seed, configuration hash and identity version;
 - ``metrics.jsonl``: one JSON object per logged step;
-- later stages add predictions, scores, checkpoints and the trained student.
+- ``checkpoints/step-NNNNNNNN/`` while it trains, ``student/`` (the trained student as
+  a plain Hugging Face folder) when it has;
+- ``eval/``: ``<setting>/predictions.jsonl``, ``scores.parquet`` and ``summary.json``.
 
-Every file is written atomically (temp file in the same folder + rename) so a
-reader never sees half a file and a killed process leaves no partial results. A
-finished run is never overwritten: starting it again is a no-op that says where
-its results are, unless ``force`` asks for a fresh sibling directory.
+An evaluation by ``harness eval`` (``results/evals/<model>/<hash8>/``) is the same
+kind of folder without a recipe, metrics or student: its ``run.json`` says
+``kind: eval`` and its results are in the same ``eval/``. Every path of either is a
+:class:`RunDir` property; no other module spells one. Both are opened by the same
+code (:func:`open_run`, :func:`open_evaluation`): a finished one is never
+overwritten, starting it again is a no-op that says where its results are, unless
+``force`` asks for a fresh ``-2`` sibling, and the folder is locked while it is written.
+
+Every file is written atomically (:mod:`harness.files`), so a reader never sees half
+a file and a killed process leaves no partial results.
 """
 
 from __future__ import annotations
@@ -23,121 +31,24 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.files import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from harness.locks import RunLock
 
 STATUSES = ("running", "finished", "failed", "interrupted")
 IDENTITY = 2  # how run folders are named (harness.recipe.identity); 1: the hash of the recipe as written
+INFO_FILE = "run.json"  # the file that makes a folder a run (or evaluation) folder
+EVAL_DIR = "eval"
 TRACKED_PACKAGES = ("drivekd-harness", "torch", "transformers", "accelerate", "optuna", "numpy", "pandas")
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and a rename.
-
-    The file gets the permissions an ordinary ``open`` would give (0666 less the
-    umask), not mkstemp's private 0600, so collaborators can read shared results.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-@contextmanager
-def atomic_folder(final: str | os.PathLike, *, replace: bool = True):
-    """Yield a temporary sibling folder; on success it is renamed to ``final``.
-
-    Readers see either the old folder or the complete new one, never half of it;
-    on an error the temporary folder is removed. With ``replace=False`` an
-    existing ``final`` (built meanwhile by another process) is kept and the new
-    copy dropped.
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        tmp.chmod(0o777 & ~_umask())  # as mkdir would, not mkdtemp's private 0700
-        yield tmp
-        if final.exists():
-            if not replace:
-                shutil.rmtree(tmp, ignore_errors=True)
-                return
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:
-    """Append one JSON line with a single write, so concurrent readers see whole lines."""
-    line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete lines of a JSONL file (a torn last line from a crash is ignored)."""
-    out = []
-    path = Path(path)
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def _json_default(obj: Any) -> Any:
-    tolist = getattr(obj, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    item = getattr(obj, "item", None)
-    if callable(item):
-        return item()
-    return str(obj)
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
@@ -197,11 +108,43 @@ class RunDir:
 
     @property
     def info_file(self) -> Path:
-        return self.path / "run.json"
+        return self.path / INFO_FILE
 
     @property
     def metrics_file(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def student_dir(self) -> Path:
+        """The trained student, a plain Hugging Face folder (``harness eval --model`` takes it)."""
+        return self.path / "student"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / EVAL_DIR
+
+    @property
+    def scores_file(self) -> Path:
+        """Every item's verdict in every setting (``eval/scores.parquet``)."""
+        return self.eval_dir / "scores.parquet"
+
+    @property
+    def summary_file(self) -> Path:
+        """Per-setting scores and efficiency (``eval/summary.json``)."""
+        return self.eval_dir / "summary.json"
+
+    def predictions_file(self, setting: str) -> Path:
+        """What the model generated for each item of ``setting`` (``eval/<setting>/predictions.jsonl``)."""
+        return self.eval_dir / setting / "predictions.jsonl"
+
+    @property
+    def is_evaluation(self) -> bool:
+        """An evaluation folder of ``harness eval`` (``run.json`` kind ``eval``), not a training run."""
+        return self.info().get("kind") == "eval"
 
     def info(self) -> dict[str, Any]:
         try:
@@ -263,18 +206,25 @@ def check_legacy(root: str | os.PathLike, *, recipe_name: str, config_hash: str,
     )
 
 
-def run_lock(folder: str | os.PathLike) -> RunLock:
-    """The lock of run folder ``<root>/runs/<name>/<folder>``: ``<root>/.locks/<name>/<folder>.lock``.
+def evaluation_path(root: str | os.PathLike, model_name: str, identity_hash: str) -> Path:
+    """``<root>/evals/<model-name>/<identity-hash8>``: where ``harness eval`` writes."""
+    return Path(root) / "evals" / model_name / identity_hash[:8]
 
-    Kept out of ``runs/`` so that a recipe's folder lists only its runs.
+
+def run_lock(folder: str | os.PathLike) -> RunLock:
+    """The lock of ``<root>/<runs|evals>/<name>/<folder>``: ``<root>/.locks/<runs|evals>/<name>/<folder>.lock``.
+
+    Kept out of ``runs/`` and ``evals/`` so that a recipe's (or a model's) folder lists
+    only its runs (evaluations).
     """
     folder = Path(folder)
-    return RunLock(folder, folder.parent.parent.parent / ".locks" / folder.parent.name / f"{folder.name}.lock")
+    kind, name = folder.parent.parent, folder.parent
+    return RunLock(folder, kind.parent / ".locks" / kind.name / name.name / f"{folder.name}.lock")
 
 
 @dataclass(frozen=True)
 class Opened:
-    """The outcome of :func:`open_run`: the directory, whether it is new work, and its lock.
+    """The outcome of :func:`open_run` or :func:`open_evaluation`: the folder, whether it is new work, its lock.
 
     ``lock`` is held (for new or resumed work) until the caller releases it when
     the run ends; a process that dies releases it too.
@@ -316,18 +266,48 @@ def open_run(
     """
     if not force:
         check_legacy(root, recipe_name=recipe_name, config_hash=config_hash, legacy_hash=legacy_hash, seed=seed)
-    base = run_path(root, recipe_name, config_hash, seed)
+
+    def first_files(run: RunDir) -> None:
+        atomic_write_text(run.recipe_file, resolved_yaml)
+        atomic_write_json(run.info_file, _provenance(recipe_name=recipe_name, config_hash=config_hash,
+                                                     identity=IDENTITY, seed=seed))
+
+    return _open(run_path(root, recipe_name, config_hash, seed), what="run of this recipe and seed",
+                 force=force, resume=resume, first_files=first_files)
+
+
+def open_evaluation(folder: str | os.PathLike, *, fields: dict[str, Any], force: bool = False) -> Opened:
+    """Create (or find) the folder of one ``harness eval`` (:func:`evaluation_path`), as :func:`open_run` does.
+
+    ``fields`` (what was evaluated, how) join the provenance in its ``run.json``
+    (``kind: eval``). An evaluation is not resumed: an unfinished one is refused
+    unless ``force``, which starts a fresh ``-2`` sibling.
+    """
+
+    def first_files(run: RunDir) -> None:
+        atomic_write_json(run.info_file, _provenance(kind="eval", **fields))
+
+    return _open(Path(folder), what="evaluation with these settings", force=force, resume=None,
+                 first_files=first_files)
+
+
+def _provenance(**fields: Any) -> dict[str, Any]:
+    """A new folder's run.json: running, ``fields``, and what ran it (commit, packages, hardware)."""
+    return {"status": "running", **fields, "started_at": _now(), "ended_at": None, "git_commit": git_commit(),
+            "packages": package_versions(), "hardware": hardware()}
+
+
+def _open(base: Path, *, what: str, force: bool, resume: bool | None, first_files) -> Opened:
+    """The one opening of a run or evaluation folder under its lock (``resume`` None: not resumable)."""
     lock = run_lock(base).acquire()  # a second writer, or a racing opener, is refused naming the holder
     try:
-        return _open_locked(base, lock, recipe_name=recipe_name, config_hash=config_hash, seed=seed,
-                            resolved_yaml=resolved_yaml, force=force, resume=resume)
+        return _open_locked(base, lock, what=what, force=force, resume=resume, first_files=first_files)
     except BaseException:
         lock.release()
         raise
 
 
-def _open_locked(base: Path, lock: RunLock, *, recipe_name: str, config_hash: str, seed: int,
-                 resolved_yaml: str, force: bool, resume: bool) -> Opened:
+def _open_locked(base: Path, lock: RunLock, *, what: str, force: bool, resume: bool | None, first_files) -> Opened:
     run = RunDir(base)
     if base.is_symlink() or run.info_file.is_symlink() or run.metrics_file.is_symlink():
         raise HarnessError(f"{base}: the run folder (or a file in it) is a symbolic link; the harness writes only real folders")
@@ -340,10 +320,9 @@ def _open_locked(base: Path, lock: RunLock, *, recipe_name: str, config_hash: st
             run.update(status="running", resumed_at=_now(), error=None)
             return Opened(run, existing=False, resumed=True, lock=lock)
         if not force:
-            raise HarnessError(
-                f"{base}: a previous run of this recipe and seed is {status or 'incomplete'}; "
+            how = "start a fresh copy with --force" if resume is None else \
                 "continue it with --resume or start a fresh copy with --force"
-            )
+            raise HarnessError(f"{base}: a previous {what} is {status or 'incomplete'}; {how}")
         n = 2
         while Path(f"{base}-{n}").exists() or Path(f"{base}-{n}").is_symlink():
             n += 1
@@ -352,23 +331,10 @@ def _open_locked(base: Path, lock: RunLock, *, recipe_name: str, config_hash: st
         lock.release()
         base, lock, run = sibling, sibling_lock, RunDir(sibling)
     elif resume:
-        raise HarnessError(f"{base}: nothing to resume (no run of this recipe and seed yet)")
-    info = {
-        "status": "running",
-        "recipe_name": recipe_name,
-        "config_hash": config_hash,
-        "identity": IDENTITY,
-        "seed": seed,
-        "started_at": _now(),
-        "ended_at": None,
-        "git_commit": git_commit(),
-        "packages": package_versions(),
-        "hardware": hardware(),
-    }
+        raise HarnessError(f"{base}: nothing to resume (no {what} yet)")
     try:
         base.mkdir(parents=True, exist_ok=False)
-        atomic_write_text(run.recipe_file, resolved_yaml)
-        atomic_write_json(run.info_file, info)
+        first_files(run)
     except OSError as exc:  # a full or read-only disk: leave no folder without its provenance
         shutil.rmtree(base, ignore_errors=True)
         raise HarnessError(f"{base}: cannot write the run folder ({exc.strerror or exc})") from None

@@ -26,15 +26,16 @@ from harness.data.selection import by_capability
 from harness.devices import (accelerator_devices, default_device, describe, model_device, parse_device, place_teachers,
                              release_memory)
 from harness.errors import HarnessError
+from harness.files import atomic_folder
+from harness.integrity import canonical_json
 from harness.interrupts import sigterm_as_interrupt
 from harness.models import load_model
 from harness.models.base import quiet_progress
 from harness.paths import cache_dir, ensure_writable, results_dir
 from harness.recipe import LoadedRecipe, load_recipe
 from harness.recipe.files import check_files
-from harness.recipe.loader import canonical_json
 from harness.registry import COMBINERS, DATASETS, REWEIGHTINGS
-from harness.rundir import RunDir, atomic_folder, check_legacy, open_run, run_path
+from harness.rundir import RunDir, check_legacy, open_run, run_path
 from harness.train.identity import model_identity, samples_identity, template_identity
 from harness.train.loop import Trainer
 from harness.train.objectives import ObjectiveSet
@@ -357,7 +358,7 @@ def run_recipe(
             result = trainer.train(resume=opened.resumed)
             if rank != 0:  # rank 0 writes the results; the others are done
                 return run
-            save_student(prepared.student, run.path / "student")
+            save_student(prepared.student, run.student_dir)
             summary: dict[str, Any] = {
                 "steps": result.steps,
                 "skipped_steps": result.skipped_steps,
@@ -407,7 +408,7 @@ def _refuse_without_verdicts(run: RunDir) -> None:
     """A finished run whose judge gave no verdict at all ends non-zero, saying how to fill them in."""
     from harness.eval.rejudge import NoVerdicts, verdicts_missing
 
-    problem = verdicts_missing(run.path / "eval")
+    problem = verdicts_missing(run)
     if problem is not None:
         raise NoVerdicts(problem)
 

@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
         system_prompt=args.system_prompt, dtype=args.dtype, results_root=args.results, force=args.force,
         progress=not args.quiet,
     )
-    summary = json.loads((run.path / "eval" / "summary.json").read_text())
+    summary = json.loads(run.summary_file.read_text())
     rows = []
     for setting, scores in summary["settings"].items():
         rows.append([setting, *(_fmt(scores[k]) for k in ("perception", "reasoning", "planning", "avg",
@@ -94,7 +94,7 @@ def _rejudge(args: argparse.Namespace) -> int:
 
     run, filled, still = rejudge(args.rejudge, _key_values(args.judge_option, "--judge-option"))
     print(f"{run.path}: filled {filled} missing verdict(s); {still} still missing")
-    problem = verdicts_missing(run.path / "eval")
+    problem = verdicts_missing(run)
     if problem is not None:
         raise NoVerdicts(problem)
     return 0

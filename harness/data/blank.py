@@ -8,12 +8,12 @@ written once into the harness cache.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 from PIL import Image
 
+from harness.files import atomic_write_bytes
 from harness.paths import cache_dir
 
 TEXT_ONLY = "text_only"
@@ -25,9 +25,7 @@ def black_image_path(size: int = DEFAULT_SIZE, directory: str | Path | None = No
     folder = Path(directory) if directory is not None else cache_dir() / "blank"
     path = folder / f"black-{size}.png"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".black-", suffix=".png", dir=folder)
-        os.close(fd)
-        Image.new("RGB", (size, size)).save(tmp)
-        os.replace(tmp, path)
+        png = io.BytesIO()
+        Image.new("RGB", (size, size)).save(png, format="PNG")
+        atomic_write_bytes(path, png.getvalue())
     return path

@@ -9,13 +9,12 @@ file + rename) so a half-written benchmark is never mistaken for a whole one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from harness.data.errors import DataError, ItemProblem
 from harness.data.limits import MAX_DEPTH, check_bounds
+from harness.files import atomic_write_text
 
 
 def read_items(path: str | Path) -> list[Any]:
@@ -69,16 +68,5 @@ def _bounded(data: Any, path: Path) -> Any:
 
 
 def write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> None:
-    """Write ``data`` as JSON atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=indent, ensure_ascii=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shared data from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON atomically (:func:`harness.files.atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")

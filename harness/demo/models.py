@@ -33,7 +33,7 @@ class Prepared:
 
 def _datasets(ablation) -> list[Any]:
     """Every distinct synthetic dataset the demo's recipes name (data, and each sft.data)."""
-    from harness.recipe.loader import canonical_json
+    from harness.integrity import canonical_json
 
     seen: dict[str, Any] = {}
     for variant in ablation.spec.variants:

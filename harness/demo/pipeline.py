@@ -32,9 +32,9 @@ import yaml
 from harness.demo.models import Prepared, build_inputs, prepare_family
 from harness.demo.plan import REFERENCE_VARIANT, DemoPlan, effective_ablation, families
 from harness.demo.report import PRETRAINED, TEACHER, stamp, write_report
+from harness.files import atomic_write_text
 from harness.logs import records_from_workers, send_records_to
 from harness.paths import results_dir
-from harness.rundir import atomic_write_text
 
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.demo.plan import BASELINE_METHOD, MULTI_AGP
+from harness.files import atomic_write_text
 from harness.report import plots, render
 from harness.report.caption import signed, system_label
 from harness.report.collect import Collected, collect, in_study
 from harness.report.spec import METRIC_TITLES, StatsOptions, TableSpec
 from harness.report.tables import Table, build_table
-from harness.rundir import atomic_write_text
 
 TEACHER = "teacher (teacher_s + SFT)"
 PRETRAINED = "pretrained student (no method)"

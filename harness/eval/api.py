@@ -4,13 +4,13 @@
   the trained student on the recipe's ``data.eval`` with the recipe's ``eval``
   block and writes into ``<run>/eval``; returns the flat dict for run.json.
 - :func:`evaluate`: ``harness eval``; any model (a folder, FAMILY:SCALE or
-  FAMILY:zoo/SIZE) on any DriveBench-format data, into its own run-like directory
-  ``results/evals/<model-name>/<hash8>/`` that is never overwritten.
+  FAMILY:zoo/SIZE) on any DriveBench-format data, into its own evaluation folder
+  ``results/evals/<model-name>/<hash8>/`` (:func:`harness.rundir.open_evaluation`:
+  the same contract and opening as a run folder's), never overwritten.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import re
@@ -22,10 +22,10 @@ from harness.eval.aggregate import flat_summary
 from harness.eval.pipeline import load_settings, run_evaluation
 from harness.eval.prompts import resolve_system_prompt
 from harness.eval.rejudge import NoVerdicts, verdicts_missing
+from harness.integrity import content_hash
 from harness.paths import results_dir
-from harness.recipe.loader import content_hash
 from harness.registry import DATASETS, FAMILIES, JUDGES, did_you_mean
-from harness.rundir import RunDir, atomic_write_json, git_commit, hardware, package_versions
+from harness.rundir import RunDir, evaluation_path, open_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ DEFAULT_SYSTEM_PROMPT = "none"  # training prompts and evaluation prompts agree 
 
 
 def evaluate_run(recipe, student, run: RunDir, progress: bool = True) -> dict[str, Any]:
-    """Evaluate a run's trained student; files under ``run.path / "eval"``; returns the flat summary."""
+    """Evaluate a run's trained student into its ``eval/`` (:attr:`RunDir.eval_dir`); returns the flat summary."""
     spec = recipe.spec
     if spec.data.eval is None:
         raise HarnessError(f"{recipe.source or recipe.name}: data.eval: no evaluation dataset")
@@ -42,8 +42,7 @@ def evaluate_run(recipe, student, run: RunDir, progress: bool = True) -> dict[st
     per_setting = load_settings(dataset, spec.eval.settings, dataset_name=spec.data.eval.name,
                                 max_items=spec.eval.max_items)
     summary = run_evaluation(
-        student, per_setting, judge, out_dir=Path(run.path) / "eval", run_name=Path(run.path).name,
-        batch_size=spec.eval.batch_size, max_new_tokens=spec.eval.max_new_tokens,
+        student, per_setting, judge, run=run, batch_size=spec.eval.batch_size, max_new_tokens=spec.eval.max_new_tokens,
         brief=resolve_system_prompt(getattr(spec.eval, "system_prompt", None) or DEFAULT_SYSTEM_PROMPT),
         progress=progress,
     )
@@ -118,27 +117,6 @@ def _folder_name(spec: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-_identity = content_hash
-
-
-def _open_eval_dir(base: Path, force: bool) -> tuple[RunDir, bool]:
-    """(directory, existing): a finished evaluation is returned untouched unless ``force``."""
-    run = RunDir(base)
-    if base.exists():
-        status = run.status
-        if status == "finished" and not force:
-            return run, True
-        if not force:
-            raise HarnessError(f"{base}: a previous evaluation with these settings is {status or 'incomplete'}; "
-                               "start a fresh copy with --force")
-        n = 2
-        while Path(f"{base}-{n}").exists():
-            n += 1
-        run = RunDir(Path(f"{base}-{n}"))
-    run.path.mkdir(parents=True, exist_ok=False)
-    return run, False
-
-
 def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge: str = "rubric",
              judge_options: dict[str, Any] | None = None, *, data_root: str | None = None,
              data_options: dict[str, Any] | None = None, batch_size: int = 8, max_new_tokens: int = 64,
@@ -160,37 +138,37 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
     identity = {"model": model_spec, "data": {"name": data_name, **data_opts}, "settings": settings,
                 "judge": judge_obj.judge_id, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
                 "max_items": max_items, "system_prompt": brief}
-    digest = _identity(identity)
+    digest = content_hash(identity)
     root = Path(results_root) if results_root is not None else results_dir()
-    base = root / "evals" / _folder_name(model_spec) / digest[:8]
+    base = evaluation_path(root, _folder_name(model_spec), digest)
     if RunDir(base).status == "finished" and not force:
         log.info("already evaluated: %s (use --force to evaluate again)", base)
         return RunDir(base)
     loaded = load_model(model_spec, device=default_device())  # user errors surface before any directory exists
-    run, existing = _open_eval_dir(base, force)
-    if existing:
-        return run
-    atomic_write_json(run.info_file, {
-        "status": "running", "kind": "eval", "model": loaded.name, "model_spec": model_spec,
-        "data": identity["data"], "settings": settings, "judge_id": judge_obj.judge_id,
-        "judge": {"name": judge, **recorded_judge_options(judge_options)},
+    opened = open_evaluation(base, force=force, fields={
+        "model": loaded.name, "model_spec": model_spec, "data": identity["data"], "settings": settings,
+        "judge_id": judge_obj.judge_id, "judge": {"name": judge, **recorded_judge_options(judge_options)},
         "eval": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "max_items": max_items,
                  "system_prompt": system_prompt},
-        "identity_hash": digest, "started_at": _now(), "ended_at": None, "git_commit": git_commit(),
-        "packages": package_versions(), "hardware": hardware(),
+        "identity_hash": digest,
     })
+    run = opened.run
+    if opened.existing:  # finished by another process while this one loaded the model
+        log.info("already evaluated: %s (use --force to evaluate again)", run.path)
+        return run
     try:
-        summary = run_evaluation(loaded, per_setting, judge_obj, out_dir=run.path / "eval",
-                                 run_name=run.path.name, batch_size=batch_size,
+        summary = run_evaluation(loaded, per_setting, judge_obj, run=run, batch_size=batch_size,
                                  max_new_tokens=max_new_tokens, brief=brief, progress=progress)
+        run.finish(summary={"eval": flat_summary(summary)})
     except KeyboardInterrupt:
         run.interrupt("interrupted")
         raise
     except Exception as exc:
         run.fail(f"{type(exc).__name__}: {exc}" if not isinstance(exc, HarnessError) else str(exc))
         raise
-    run.finish(summary={"eval": flat_summary(summary)})
-    problem = verdicts_missing(run.path / "eval")
+    finally:
+        opened.release()
+    problem = verdicts_missing(run)
     if problem is not None:
         raise NoVerdicts(problem)
     return run
@@ -205,6 +183,3 @@ def recorded_judge_options(options: dict[str, Any] | None) -> dict[str, Any]:
         out["base_url"] = split_credentials(out["base_url"])[0]
     return out
 
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

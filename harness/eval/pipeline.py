@@ -1,7 +1,8 @@
 """One evaluation: generate per setting, judge, aggregate, write the contract's files.
 
 Shared by ``harness run`` (the trained student, into ``<run>/eval``) and
-``harness eval`` (any model, into ``results/evals/…``). Files are written whole and
+``harness eval`` (any model, into ``results/evals/…``); the paths are the
+:class:`~harness.rundir.RunDir`'s. Files are written whole and
 atomically once a setting is done, so a reader never sees a half-written one.
 """
 
@@ -9,17 +10,17 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import Any, Sequence
 
+from harness.devices import model_device
 from harness.errors import HarnessError
 from harness.eval.aggregate import json_safe, score_rows, scores_frame, summarize
 from harness.eval.efficiency import EfficiencyMeter, MemoryProbe, device_name
-from harness.devices import model_device
 from harness.eval.generate import generate_answers
 from harness.eval.judges.base import Judge
+from harness.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from harness.registry import did_you_mean
-from harness.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
+from harness.rundir import RunDir
 
 
 def check_settings(dataset, settings: Sequence[str], *, dataset_name: str) -> list[str]:
@@ -57,10 +58,10 @@ def load_settings(dataset, settings: Sequence[str], *, dataset_name: str = "data
     return per_setting
 
 
-def run_evaluation(loaded, per_setting: dict[str, list], judge: Judge, *, out_dir: Path, run_name: str,
+def run_evaluation(loaded, per_setting: dict[str, list], judge: Judge, *, run: RunDir,
                    batch_size: int = 8, max_new_tokens: int = 64, brief: str = "",
                    progress: bool = True) -> dict[str, Any]:
-    """Evaluate ``loaded`` on each setting's items; writes predictions, scores.parquet and summary.json."""
+    """Evaluate ``loaded`` on each setting's items into ``run``'s ``eval/``: predictions, scores, summary."""
     device = model_device(loaded.model)
     memory = MemoryProbe(device)
     meter = EfficiencyMeter(device=device_name(device), batch_size=batch_size)
@@ -73,19 +74,19 @@ def run_evaluation(loaded, per_setting: dict[str, list], judge: Judge, *, out_di
             generations = generate_answers(loaded, items, brief=brief, batch_size=batch_size,
                                            max_new_tokens=max_new_tokens, meter=meter, memory=memory,
                                            on_batch=bar.update if bar is not None else None)
-            atomic_write_text(out_dir / setting / "predictions.jsonl", _prediction_lines(items, generations))
+            atomic_write_text(run.predictions_file(setting), _prediction_lines(items, generations))
             predictions = [g.prediction for g in generations]
             verdicts = judge.score_many(items, predictions)
-            rows.extend(score_rows(run_name, loaded.name, items, predictions, verdicts))
+            rows.extend(score_rows(run.path.name, loaded.name, items, predictions, verdicts))
     finally:
         if bar is not None:
             bar.close()
     frame = scores_frame(rows)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    atomic_write_bytes(out_dir / "scores.parquet", buffer.getvalue())
+    atomic_write_bytes(run.scores_file, buffer.getvalue())
     summary = json_safe(summarize(frame, judge.judge_id, meter.summary(memory.peak_mb())))
-    atomic_write_json(out_dir / "summary.json", summary)
+    atomic_write_json(run.summary_file, summary)
     return summary
 
 

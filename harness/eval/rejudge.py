@@ -19,8 +19,9 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.eval.aggregate import flat_summary, json_safe, summarize
 from harness.eval.pipeline import load_settings
+from harness.files import atomic_write_bytes, atomic_write_json
 from harness.registry import DATASETS, JUDGES
-from harness.rundir import RunDir, atomic_write_bytes, atomic_write_json
+from harness.rundir import RunDir
 
 
 class NoVerdicts(HarnessError):
@@ -29,16 +30,16 @@ class NoVerdicts(HarnessError):
     exit_code = 3
 
 
-def verdicts_missing(eval_dir: Path) -> str | None:
-    """A one-line message when the evaluation in ``eval_dir`` has items but not one verdict."""
+def verdicts_missing(run: RunDir) -> str | None:
+    """A one-line message when the evaluation of ``run`` (a run or evaluation folder) has items but not one verdict."""
     try:
-        settings = json.loads((Path(eval_dir) / "summary.json").read_text(encoding="utf-8"))["settings"]
+        settings = json.loads(run.summary_file.read_text(encoding="utf-8"))["settings"]
     except (OSError, ValueError, KeyError):
         return None
     items = sum(int(s.get("n_items", 0)) for s in settings.values())
     missing = sum(int(s.get("n_missing", 0)) for s in settings.values())
     if items and missing == items:
-        run = Path(eval_dir).parent
+        run = run.path
         return (f"{run}: the judge gave no verdict for any of the {items} items (all missing); "
                 f"once it is reachable, fill them in with `harness eval --rejudge {run}`")
     return None
@@ -47,7 +48,7 @@ def verdicts_missing(eval_dir: Path) -> str | None:
 def _what_was_evaluated(run: RunDir) -> tuple[str, dict, list[str], str, dict, int | None]:
     """(dataset name, dataset options, settings, judge name, judge options, max_items) of a run or evaluation."""
     info = run.info()
-    if info.get("kind") == "eval":
+    if run.is_evaluation:
         data = dict(info.get("data") or {})
         judge = dict(info.get("judge") or {})
         return (data.pop("name"), data, list(info.get("settings") or ["clean"]), judge.pop("name"), judge,
@@ -63,8 +64,8 @@ def _what_was_evaluated(run: RunDir) -> tuple[str, dict, list[str], str, dict, i
             dict(spec.eval.judge.options), spec.eval.max_items)
 
 
-def _predictions(eval_dir: Path, setting: str) -> dict[str, str]:
-    path = eval_dir / setting / "predictions.jsonl"
+def _predictions(run: RunDir, setting: str) -> dict[str, str]:
+    path = run.predictions_file(setting)
     out = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -86,8 +87,7 @@ def rejudge(path: str | Path, judge_options: dict[str, Any] | None = None) -> tu
     import pandas as pd
 
     run = RunDir(Path(path))
-    eval_dir = run.path / "eval"
-    scores_file = eval_dir / "scores.parquet"
+    scores_file = run.scores_file
     if not scores_file.is_file():
         raise HarnessError(f"{run.path}: no eval/scores.parquet to re-judge (has it been evaluated?)")
     data_name, data_options, settings, judge_name, options, max_items = _what_was_evaluated(run)
@@ -103,7 +103,7 @@ def rejudge(path: str | Path, judge_options: dict[str, Any] | None = None) -> tu
             continue
         wanted = set(missing["item_id"].astype(str))
         todo = [item for item in items if item.id in wanted]
-        predictions = _predictions(eval_dir, setting)
+        predictions = _predictions(run, setting)
         verdicts = judge.score_many(todo, [predictions[item.id] for item in todo])
         for item, verdict in zip(todo, verdicts):
             if verdict.total is None:
@@ -117,9 +117,9 @@ def rejudge(path: str | Path, judge_options: dict[str, Any] | None = None) -> tu
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     atomic_write_bytes(scores_file, buffer.getvalue())
-    previous = json.loads((eval_dir / "summary.json").read_text(encoding="utf-8"))
+    previous = json.loads(run.summary_file.read_text(encoding="utf-8"))
     summary = json_safe(summarize(frame, judge.judge_id, previous.get("efficiency", {})))
-    atomic_write_json(eval_dir / "summary.json", summary)
+    atomic_write_json(run.summary_file, summary)
     recorded = dict(run.info().get("summary") or {})
     recorded["eval"] = flat_summary(summary)
     run.update(summary=recorded, rejudged_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))

@@ -161,7 +161,7 @@ def convert_folder(src: str | Path, dst: str | Path, processor: str | Path, *, s
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from harness.rundir import atomic_folder
+    from harness.files import atomic_folder
 
     src, dst, processor = Path(src), Path(dst), Path(processor)
     if not is_remote_code_internvl(src):

@@ -17,20 +17,17 @@ file, so a damaged or incomplete folder is rebuilt too.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import zlib
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from harness.errors import HarnessError
+from harness.files import atomic_folder
 from harness.integrity import is_intact, remove_stale_builds, write_checksums
+from harness.locks import waiting_lock
 from harness.models.base import quiet_progress
 from harness.paths import zoo_dir
 from harness.registry import did_you_mean
@@ -76,17 +73,6 @@ def _is_current(folder: Path, fingerprint: str) -> bool:
     return stamped and is_intact(folder)
 
 
-@contextmanager
-def _lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _seed(family: str, size: str) -> int:
     return zlib.crc32(f"{family}/{size}".encode()) & 0x7FFFFFFF
 
@@ -103,7 +89,7 @@ def build_model(family: str, size: str, *, force: bool = False) -> Path:
     fingerprint = _fingerprint(family, size)
     if not force and _is_current(folder, fingerprint):
         return folder
-    with _lock(folder.parent / f".{size}.lock"):
+    with waiting_lock(folder.parent / f".{size}.lock"):
         if not force and _is_current(folder, fingerprint):  # another process built it meanwhile
             return folder
         remove_stale_builds(folder)
@@ -113,20 +99,12 @@ def build_model(family: str, size: str, *, force: bool = False) -> Path:
         with quiet_progress(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(_seed(family, size))
             model = adapter.model_class._from_config(config, dtype=torch.float32)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{size}.", dir=folder.parent))
-            tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared zoo from the group
-            try:
+            with atomic_folder(folder) as tmp:
                 model.save_pretrained(tmp)
                 processor.save_pretrained(tmp)
                 (tmp / STAMP).write_text(json.dumps({"family": family, "size": size, "fingerprint": fingerprint,
                                                      "version": ZOO_VERSION}, indent=1) + "\n")
                 write_checksums(tmp)
-                if folder.exists():
-                    shutil.rmtree(folder)
-                os.replace(tmp, folder)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable
 
-from harness.recipe.loader import content_hash
+from harness.integrity import content_hash
 
 LABELS: tuple[str, ...] = ("name", "description", "seed")
 OPERATIONAL: tuple[tuple[str, ...], ...] = (

@@ -14,8 +14,6 @@ says what a run's identity covers).
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -162,16 +160,6 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             node = child
         node[parts[-1]] = value
     return out
-
-
-def canonical_json(data: Any) -> str:
-    """Key-order- and formatting-independent serialisation used for hashing."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def content_hash(data: Any) -> str:
-    """sha256 hex of :func:`canonical_json`: the one content hash of the harness."""
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 def dump_yaml(resolved: dict[str, Any]) -> str:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from harness.errors import HarnessError
+from harness.files import atomic_write_text
 from harness.paths import results_dir
 from harness.report import plots, render
 from harness.report.collect import Collected, ReportInputError, collect
 from harness.report.settings import BY_SETTING, LEADING_SETTINGS, by_setting, settings_present
 from harness.report.spec import Ablation, ReportSpecError, StatsOptions, TableSpec, read_ablation
 from harness.report.tables import Table, build_table
-from harness.rundir import atomic_write_text
 
 FORMAT_SUFFIX = {"md": ".md", "tex": ".tex", "html": ".html", "csv": ".csv"}
 # a settings table's model groups when none are named: one per variant (else recipe name)

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from harness.errors import HarnessError
+from harness.rundir import EVAL_DIR, INFO_FILE, RunDir
 
 SCORE_COLUMNS = (
     "item_id", "task", "capability", "kind", "tag", "setting", "pred_official", "pred_strict",
@@ -76,9 +77,9 @@ def find_run_dirs(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.exists():
         raise ReportInputError(f"{root}: no such directory")
-    if (root / "run.json").is_file():
+    if RunDir(root).info_file.is_file():
         return [root]
-    return sorted(p.parent for p in root.rglob("run.json") if "eval" not in p.parent.parts[len(root.parts):])
+    return sorted(p.parent for p in root.rglob(INFO_FILE) if EVAL_DIR not in p.parent.parts[len(root.parts):])
 
 
 def run_field(info: dict[str, Any], recipe: dict[str, Any], dotted: str) -> Any:
@@ -192,7 +193,7 @@ def _run_id(path: Path, info: dict) -> str:
 
 
 def _read_scores(path: Path) -> pd.DataFrame:
-    file = path / "eval" / "scores.parquet"
+    file = RunDir(path).scores_file
     try:
         frame = pd.read_parquet(file)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -216,21 +217,22 @@ def collect(sources: str | Path | Iterable[str | Path], *, study: str | None = N
     run_rows, item_frames, recipes, infos, skipped = [], [], {}, {}, []
     seen: set[str] = set()
     for path in dirs:
-        info = in_study(_read_json(path / "run.json"), study)
+        run = RunDir(path)
+        info = in_study(_read_json(run.info_file), study)
         if info is None:
             continue
         if info.get("status") != "finished":
             skipped.append(f"{path}: status is {info.get('status') or 'unknown'}, not finished")
             continue
-        if not (path / "eval" / "scores.parquet").is_file():
+        if not run.scores_file.is_file():
             skipped.append(f"{path}: no eval/scores.parquet (not evaluated)")
             continue
         run_id = _run_id(path, info)
         if run_id in seen:  # same recipe name and folder name under two roots
             run_id = str(path)
         seen.add(run_id)
-        recipe = _read_recipe(path / "recipe.resolved.yaml") or _eval_only_recipe(info)
-        summary = _read_json(path / "eval" / "summary.json")
+        recipe = _read_recipe(run.recipe_file) or _eval_only_recipe(info)
+        summary = _read_json(run.summary_file)
         row = _run_row(path, run_id, info, recipe, summary)
         scores = _read_scores(path)
         for key in ("run_id", "recipe_name", "config_hash", "seed", "study", "variant", "trial", "params",

@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from harness.data.types import CAPABILITIES
 from harness.report.collect import Collected, run_field
-from harness.rundir import read_jsonl
+from harness.rundir import RunDir
 
 FIGURE_FORMATS = ("png", "pdf")
 
@@ -175,7 +175,7 @@ def plot_conflicts(collected: Collected, stem: Path, max_runs: int = 6) -> list[
     """Pairwise gradient cosines over training, one panel per run (runs without cosines are left out)."""
     panels = []
     for run_id, path in zip(collected.runs["run_id"], collected.runs["run_path"]):
-        series = conflict_series(read_jsonl(Path(path) / "metrics.jsonl"))
+        series = conflict_series(RunDir(Path(path)).metrics())
         if series:
             panels.append((run_id, series))
     if not panels:

@@ -14,7 +14,6 @@ go through it, so a trial's run directory is always the recipe's own.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import RecipeError
+from harness.integrity import content_hash
 from harness.recipe import LoadedRecipe, recipe_from_dict
-from harness.recipe.loader import canonical_json, read_yaml, resolve_extends
+from harness.recipe.loader import read_yaml, resolve_extends
 from harness.recipe.messages import recipe_error
 from harness.recipe.schema import folder_name
 from harness.registry import did_you_mean
@@ -232,7 +232,7 @@ class Ablation:
             "objective": self.spec.objective.model_dump(mode="json"),
             "sampler": self.spec.sampler.name,
         }
-        return hashlib.sha256(canonical_json(blob).encode()).hexdigest()[:16]
+        return content_hash(blob)[:16]
 
 
 def grid_points(space: dict[str, Distribution]) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ worker died) is continued with ``--resume`` from its last checkpoint.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import math
 import os
 import re
@@ -23,15 +22,16 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.files import atomic_write_text
+from harness.locks import waiting_lock
 from harness.logs import records_into
 from harness.recipe import LoadedRecipe
-from harness.rundir import RunDir, atomic_write_text, run_path
+from harness.rundir import RunDir, run_path
 
 PR_SET_PDEATHSIG = 1
 
@@ -114,7 +114,7 @@ def run_trial(
     run = RunDir(run_path(results_root, recipe.name, recipe.hash, recipe.seed))
     if run.status == "finished":
         return Outcome("finished", run, reused=True)
-    with run_lock(run.path):  # another study's trial may be running this very recipe and seed
+    with trial_lock(run.path):  # another study's trial may be running this very recipe and seed
         if run.status == "finished":
             return Outcome("finished", run, reused=True)
         if inline:
@@ -122,22 +122,13 @@ def run_trial(
         return _launch(recipe, run, results_root, recipe_dir, log_file, on_metrics, poll_s, trial)
 
 
-@contextmanager
-def run_lock(run_dir: Path):
+def trial_lock(run_dir: Path):
     """An exclusive lock per run directory, held while a trial runs it (released if its worker dies).
 
     It waits (another study's trial of the same recipe and seed finishes first); the
-    run itself takes :func:`harness.rundir.run_lock` for its whole life, a different
-    file. flock is reliable on local filesystems; on NFS it depends
-    on the server.
+    run itself takes :func:`harness.rundir.run_lock` for its whole life, a different file.
     """
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f".{run_dir.name}.trial.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return waiting_lock(run_dir.parent / f".{run_dir.name}.trial.lock")
 
 
 def _write_recipe(recipe: LoadedRecipe, recipe_dir: Path) -> Path:

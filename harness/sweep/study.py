@@ -302,7 +302,7 @@ def summary_table(result: SweepResult, ablation: Ablation) -> str:
 
 
 def _write_summary(sweep_dir: Path, result: SweepResult) -> None:
-    from harness.rundir import atomic_write_json
+    from harness.files import atomic_write_json
 
     atomic_write_json(sweep_dir / "study.json", {
         "study": result.study, "storage": result.storage, "counts": result.counts,

@@ -29,8 +29,9 @@ from typing import Any
 import torch
 
 from harness.errors import HarnessError
+from harness.files import atomic_folder
 from harness.integrity import CorruptArtifact, verify_checksums, write_checksums
-from harness.rundir import atomic_folder
+from harness.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class UnsafeCheckpoint(HarnessError):
 
 
 def checkpoint_dir(run_path: str | os.PathLike) -> Path:
-    return Path(run_path) / "checkpoints"
+    return RunDir(Path(run_path)).checkpoints_dir
 
 
 def save_checkpoint(run_path: str | os.PathLike, step: int, state: dict[str, Any], *, keep: int = 2) -> Path:

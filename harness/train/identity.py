@@ -17,14 +17,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.data.types import TrainSample
-from harness.recipe.loader import content_hash
+from harness.integrity import content_hash
 
 FULL_HASH_LIMIT = 256 << 20  # files above this are hashed by size + sampled blocks
 BLOCK = 1 << 20
 TARGETS_VERSION = "targets-v1"  # bump when the stored layout of targets changes
-
-
-digest = content_hash  # sha256 of a JSON-serialisable object (sorted keys)
 
 
 def file_digest(path: Path) -> str:
@@ -49,7 +46,7 @@ def folder_digest(folder: str | os.PathLike) -> str:
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja"):
             parts.append((str(path.relative_to(folder)), file_digest(path)))
-    return digest(parts)
+    return content_hash(parts)
 
 
 def model_identity(loaded) -> str:
@@ -57,11 +54,11 @@ def model_identity(loaded) -> str:
     source = getattr(loaded, "source", None)
     folder = getattr(loaded.model, "name_or_path", None) or getattr(loaded.model.config, "_name_or_path", None)
     if source is not None and source.init == "random":
-        return digest({"family": source.family, "scale": source.scale, "zoo": source.zoo, "init": "random", "seed": source.seed,
+        return content_hash({"family": source.family, "scale": source.scale, "zoo": source.zoo, "init": "random", "seed": source.seed,
                        "dtype": source.dtype})
     if folder and Path(folder).is_dir():
         return folder_digest(folder)
-    return digest({"name": loaded.name, "config": loaded.model.config.to_json_string()})
+    return content_hash({"name": loaded.name, "config": loaded.model.config.to_json_string()})
 
 
 def samples_identity(samples: Iterable[TrainSample]) -> str:
@@ -83,7 +80,7 @@ def template_identity(loaded) -> str:
     """Identity of how a sample becomes tokens: family, chat template, image side, vocabulary."""
     processor = loaded.processor
     template = getattr(processor, "chat_template", None) or getattr(loaded.tokenizer, "chat_template", None)
-    return digest({
+    return content_hash({
         "family": loaded.family,
         "template": template,
         "image_side": loaded.image_side,

@@ -38,7 +38,7 @@ from harness.combine.gradients import CombinedBackward
 from harness.data.collate import Batch
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
-from harness.rundir import atomic_write_text
+from harness.files import atomic_write_text
 from harness.train.batches import MicroBatchStream
 from harness.train.checkpoint import clean_temporaries, resume_point, save_checkpoint
 from harness.train.failures import FailurePolicy, free_accelerator_memory, is_out_of_memory, where

@@ -24,22 +24,22 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.data.collate import collate_train
-from harness.devices import model_device
 from harness.data.types import TrainSample
+from harness.devices import model_device
 from harness.errors import HarnessError
-from harness.integrity import is_intact, remove_stale_builds, write_checksums
+from harness.files import atomic_folder
+from harness.integrity import content_hash, is_intact, remove_stale_builds, write_checksums
+from harness.locks import BuildLock
 from harness.models.base import quiet_progress
 from harness.paths import cache_dir
-from harness.rundir import atomic_folder
-from harness.train.identity import digest, model_identity, samples_identity
+from harness.train.identity import model_identity, samples_identity
 from harness.train.loop import epoch_order
-from harness.locks import BuildLock
 
 log = logging.getLogger(__name__)
 
 
 def sft_key(teacher, samples: Sequence[TrainSample], sft_spec, seed: int) -> str:
-    return digest({
+    return content_hash({
         "base": model_identity(teacher),
         "data": samples_identity(samples),
         "sft": sft_spec.model_dump(),

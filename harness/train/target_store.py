@@ -15,9 +15,6 @@ then reads). Targets are float16, as head-mean attention maps need no more.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from harness.files import StagedFolder
 from harness.integrity import is_intact, verify_checksums, write_checksums
 
 INDEX = "index.json"
@@ -35,9 +33,8 @@ class TargetStoreWriter:
 
     def __init__(self, final_dir: Path, *, shard_samples: int = 256, meta: dict | None = None):
         self.final_dir = Path(final_dir)
-        self.final_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.", dir=self.final_dir.parent))
-        self.tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from the group
+        self.staged = StagedFolder(self.final_dir)
+        self.tmp = self.staged.path
         self.shard_samples = shard_samples
         self.meta = meta or {}
         self.entries: dict[str, str] = {}
@@ -75,16 +72,12 @@ class TargetStoreWriter:
         index = {"entries": self.entries, "shards": self.shards, "bytes": self.bytes, "meta": self.meta}
         (self.tmp / INDEX).write_text(json.dumps(index, sort_keys=True))
         write_checksums(self.tmp)
-        if is_intact(self.final_dir):  # someone else finished first: theirs is identical by construction
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            if self.final_dir.exists():  # a damaged copy: replaced, never read
-                shutil.rmtree(self.final_dir)
-            os.replace(self.tmp, self.final_dir)
+        # someone else finished first: theirs is identical by construction; a damaged copy is replaced, never read
+        self.staged.commit(replace=not is_intact(self.final_dir))
         return self.final_dir
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.staged.abort()
 
 
 class TargetStore:

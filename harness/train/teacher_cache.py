@@ -28,10 +28,10 @@ from tqdm.auto import tqdm
 from harness.data.collate import collate_train, same_encoding
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
-from harness.integrity import remove_stale_builds
+from harness.integrity import content_hash, remove_stale_builds
 from harness.paths import cache_dir
 from harness.signals import AttentionCapture, check_same_layout, hidden_states_of, teacher_targets
-from harness.train.identity import TARGETS_VERSION, digest
+from harness.train.identity import TARGETS_VERSION
 from harness.train.objectives import DistillObjective, ObjectiveSet
 from harness.locks import BuildLock
 from harness.train.target_store import TargetStore, TargetStoreWriter, is_complete
@@ -74,7 +74,7 @@ class TeacherCache:
         self.batch_size = batch_size
         self.progress = progress
         self.keys = {
-            d.name: digest({
+            d.name: content_hash({
                 "version": TARGETS_VERSION,
                 "teacher": teacher_ids[d.teacher],
                 "data": data_id,

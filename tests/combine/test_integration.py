@@ -50,7 +50,7 @@ def test_user_mistakes_are_one_line_harness_errors():
 
 
 def test_each_step_logs_cosines_conflicts_and_weights_to_metrics_jsonl(tmp_path):
-    from harness.rundir import append_jsonl, read_jsonl
+    from harness.files import append_jsonl, read_jsonl
 
     model = worker.make_model()
     engine = CombinedBackward(model, build_combiner("agp"), generator=torch.Generator().manual_seed(0))

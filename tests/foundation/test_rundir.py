@@ -6,7 +6,8 @@ import os
 import pytest
 
 from harness.errors import HarnessError
-from harness.rundir import RunDir, append_jsonl, atomic_write_text, open_run, read_jsonl, run_path
+from harness.files import append_jsonl, atomic_write_text, read_jsonl
+from harness.rundir import RunDir, open_run, run_path
 
 HASH = "0123456789abcdef" * 4
 
@@ -111,7 +112,7 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from harness.rundir import atomic_folder, atomic_write_text
+    from harness.files import atomic_folder, atomic_write_text
 
     old = os.umask(0o022)
     try:
@@ -122,3 +123,61 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "student").stat().st_mode) == 0o755
+
+
+def test_every_artifact_path_is_a_property_of_the_run_folder(tmp_path):
+    run = RunDir(tmp_path / "r")
+    assert [p.relative_to(run.path).as_posix() for p in (
+        run.recipe_file, run.info_file, run.metrics_file, run.checkpoints_dir, run.student_dir, run.eval_dir,
+        run.scores_file, run.summary_file, run.predictions_file("fog"))] == [
+        "recipe.resolved.yaml", "run.json", "metrics.jsonl", "checkpoints", "student", "eval",
+        "eval/scores.parquet", "eval/summary.json", "eval/fog/predictions.jsonl"]
+
+
+CONTRACT_NAMES = ("run.json", "metrics.jsonl", "recipe.resolved.yaml", "checkpoints", "scores.parquet",
+                  "summary.json", "predictions.jsonl")
+
+
+def test_no_module_but_rundir_spells_a_run_folder_path():
+    """`RunDir` owns the contract: a path literal elsewhere would be a second copy of it."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "harness"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "rundir.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                if any(node.value == n or node.value.endswith("/" + n) for n in CONTRACT_NAMES):
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.value!r}")
+    assert found == []
+
+
+def test_an_evaluation_folder_opens_through_the_same_code_as_a_run(tmp_path):
+    from harness.locks import RunBusy
+    from harness.rundir import evaluation_path, open_evaluation
+
+    base = evaluation_path(tmp_path, "internvl3_zoo-student", HASH)
+    assert base == tmp_path / "evals" / "internvl3_zoo-student" / "01234567"
+    first = open_evaluation(base, fields={"model": "m", "identity_hash": HASH})
+    info = first.run.info()
+    assert info["status"] == "running" and info["kind"] == "eval" and info["model"] == "m"
+    assert first.run.is_evaluation and not first.run.recipe_file.exists()
+    for key in ("started_at", "git_commit", "packages", "hardware"):
+        assert key in info
+    with pytest.raises(RunBusy, match="in use by pid"):  # locked while it is written, like a run
+        open_evaluation(base, fields={})
+    first.release()
+    with pytest.raises(HarnessError, match="a previous evaluation with these settings is running; start a fresh "
+                                           "copy with --force"):
+        open_evaluation(base, fields={})
+    first.run.finish()
+    again = open_evaluation(base, fields={})
+    assert again.existing and again.run.path == base  # a finished one is a no-op
+    forced = open_evaluation(base, fields={}, force=True)
+    assert forced.run.path.name == "01234567-2" and first.run.status == "finished"
+    forced.release()

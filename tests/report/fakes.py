@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from harness.rundir import append_jsonl, atomic_write_json
+from harness.files import append_jsonl, atomic_write_json
 
 TASK_OF = {"perception": "perception", "reasoning": "behavior", "planning": "planning"}
 

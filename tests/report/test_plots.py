@@ -29,7 +29,7 @@ def _is_pdf(path):
 
 
 def test_every_figure_is_written_as_png_and_pdf(study, tmp_path):
-    from harness.rundir import append_jsonl
+    from harness.files import append_jsonl
 
     ablation, results = study
     collected = collect(results, study="table3_combiners")

@@ -14,9 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 from harness.errors import HarnessError
+from harness.files import read_jsonl
 from harness.recipe import load_recipe
 from harness.registry import LOSSES
-from harness.rundir import read_jsonl
 from harness.runner import prepare, run_recipe
 from harness.signals.losses import Loss
 from harness.train.telemetry import WALL_CLOCK_FIELDS

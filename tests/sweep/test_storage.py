@@ -8,7 +8,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from harness.errors import HarnessError
-from harness.rundir import RunDir, atomic_write_json
+from harness.files import atomic_write_json
+from harness.rundir import RunDir
 from harness.sweep.ablation import load_ablation
 from harness.sweep.execute import objective_value
 from harness.sweep.heartbeat import HEARTBEAT_ATTR, fail_stale_trials
@@ -160,14 +161,14 @@ def test_a_sampled_point_runs_every_seed_with_the_same_values(write_ablation, tm
 def test_one_run_directory_is_run_by_one_trial_at_a_time(tmp_path):
     import threading
 
-    from harness.sweep.execute import run_lock
+    from harness.sweep.execute import trial_lock
 
     run_dir = tmp_path / "runs" / "r" / "abcd1234-s0"
     order = []
     held = threading.Event()
 
     def first():
-        with run_lock(run_dir):
+        with trial_lock(run_dir):
             held.set()
             time.sleep(0.5)
             order.append("first done")
@@ -175,7 +176,7 @@ def test_one_run_directory_is_run_by_one_trial_at_a_time(tmp_path):
     thread = threading.Thread(target=first)
     thread.start()
     held.wait()
-    with run_lock(run_dir):
+    with trial_lock(run_dir):
         order.append("second in")
     thread.join()
     assert order == ["first done", "second in"]

@@ -24,7 +24,6 @@ import json
 import logging
 import random
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from harness.data.synthetic.render import render
 from harness.data.synthetic.sampler import sample_scene
 from harness.integrity import CorruptArtifact, is_intact, remove_stale_builds, verify_checksums, write_checksums
 from harness.data.synthetic.scene import FRONT, SIX_CAMERAS, Scene
+from harness.files import atomic_folder
 from harness.registry import CORRUPTIONS
 from harness.locks import BuildLock
 
@@ -218,13 +218,6 @@ def write_benchmark(root: Path, config: SynthConfig) -> dict:
     return manifest
 
 
-def _temporary_sibling(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
-    return tmp
-
-
 def generate(out: str | Path, config: SynthConfig, *, force: bool = False) -> dict:
     """Build the benchmark at ``out`` atomically; an existing benchmark needs ``force``."""
     config.check()
@@ -234,15 +227,8 @@ def generate(out: str | Path, config: SynthConfig, *, force: bool = False) -> di
             raise DataError(f"{out} exists and is not a synthetic benchmark; pick an empty or new folder")
         if not force:
             raise DataError(f"{out} already holds a synthetic benchmark; pass --force to rebuild it")
-    tmp = _temporary_sibling(out)
-    try:
+    with atomic_folder(out) as tmp:
         manifest = write_benchmark(tmp, config)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -272,13 +258,8 @@ def ensure(out: str | Path, config: SynthConfig) -> dict:
                     raise DataError(f"{exc}; it was not built from these options, so it is not regenerated") from None
                 log.warning("%s; regenerating it", exc)
             shutil.rmtree(out)
-        tmp = _temporary_sibling(out)
-        try:
+        with atomic_folder(out) as tmp:
             manifest = write_benchmark(tmp, config)
-            tmp.rename(out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return manifest
 
 
