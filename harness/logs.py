@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from contextlib import contextmanager
 from typing import IO
 
@@ -62,10 +63,11 @@ def showing_library_logs(level: int = logging.INFO):
 
 @contextmanager
 def records_into(stream: IO[str], level: int = logging.INFO):
-    """For the life of the block, the harness's log records (INFO and up) go to ``stream`` only.
+    """For the life of the block, the harness's log records (INFO and up) go to ``stream`` only,
+    and so do Python warnings shown meanwhile (as a child process's stderr would hold them).
 
     The harness logger's own handlers and its propagation are set aside and restored
-    afterwards; loggers of other libraries are not touched.
+    afterwards, and the warning filters with them; loggers of other libraries are not touched.
     """
     logger = logging.getLogger(LIBRARY_LOGGER)
     handler = logging.StreamHandler(stream)
@@ -75,7 +77,10 @@ def records_into(stream: IO[str], level: int = logging.INFO):
     logger.setLevel(level)
     logger.propagate = False
     try:
-        yield handler
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: stream.write(
+                warnings.formatwarning(message, category, filename, lineno, line))
+            yield handler
     finally:
         handler.flush()
         logger.handlers, logger.propagate = saved[0], saved[2]

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import warnings
 
 from harness.logs import LIBRARY_LOGGER, records_into, showing_library_logs
 
@@ -34,9 +35,11 @@ def test_records_into_sends_the_harness_records_to_one_stream_only(capsys):
         with records_into(trial):
             log.info("inside the trial")
             log.warning("a trial's warning")
+            warnings.warn("a library's warning in the trial", UserWarning, stacklevel=1)
         log.info("back in the worker")
     out, err = capsys.readouterr()
-    assert trial.getvalue() == "inside the trial\na trial's warning\n"
+    assert trial.getvalue().startswith("inside the trial\na trial's warning\n")
+    assert "UserWarning: a library's warning in the trial" in trial.getvalue()
     assert out == "back in the worker\n" and err == ""
     assert (list(logger.handlers), logger.level, logger.propagate) == before
 
