@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.data import conversations, drivebench
 from harness.data.blank import TEXT_ONLY
 from harness.data.errors import DataError
+from harness.data.synthetic.questions import DRIVEBENCH_TEMPLATES
 from harness.data.synthetic.writer import DEFAULT_CORRUPTIONS, SynthConfig, ensure, setting_file
 from harness.data.types import EvalItem, TrainSample
 from harness.paths import synthetic_dir
@@ -114,12 +115,15 @@ class SyntheticDriving(Dataset):
 
     def __init__(self, seed: int = 0, train: int = 400, eval: int = 160, image_size: int = 96,
                  cameras: int = 1, corruptions: list[str] | str | None = None, severity: int = 3,
-                 root: str | None = None):
+                 templates: list[str] | str | None = None, root: str | None = None):
         if isinstance(corruptions, str):  # `--data-option corruptions=fog,low_light` arrives as text
             corruptions = [c.strip() for c in corruptions.split(",") if c.strip()]
+        if isinstance(templates, str):
+            templates = [t.strip() for t in templates.split(",") if t.strip()]
         self.config = SynthConfig(
             seed=seed, train=train, eval=eval, image_size=image_size, cameras=cameras,
             corruptions=tuple(DEFAULT_CORRUPTIONS if corruptions is None else corruptions), severity=severity,
+            templates=tuple(DRIVEBENCH_TEMPLATES if templates is None else templates),
         )
         self.root = Path(root) if root is not None else synthetic_dir() / self.config.digest()
 

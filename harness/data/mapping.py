@@ -48,6 +48,7 @@ ROBUST_TAGS = frozenset(range(6))
 # contains (corruption files append "considering the X corruption" and the like).
 _TEMPLATES: tuple[tuple[str, re.Pattern], ...] = (
     ("moving_status", re.compile(r"moving status of (the )?object", re.I)),
+    ("object_colour", re.compile(r"what colou?r is (the )?object", re.I)),  # the synthetic referential MCQ
     ("sign_or_barrier", re.compile(r"traffic sign or a road barrier", re.I)),
     ("ego_behavior", re.compile(r"predict the behaviou?r of the ego vehicle", re.I)),
     ("corruption_type", re.compile(r"type of corruption", re.I)),
@@ -66,6 +67,7 @@ TEMPLATES: tuple[str, ...] = tuple(name for name, _ in _TEMPLATES) + ("other",)
 # non-zero robust tag.
 _ROBUST_TAG0_TASK = {
     "moving_status": "perception",
+    "object_colour": "perception",
     "sign_or_barrier": "prediction",
     "ego_behavior": "behavior",
     "corruption_type": "perception",

@@ -22,17 +22,18 @@ from dataclasses import dataclass, field
 from harness.data.objects import parse_object_refs
 from harness.data.options import answer_letter, parse_options, yes_no
 from harness.data.synthetic import rules
-from harness.data.synthetic.questions import SPEED_TEXT, STATUS_OPTION, STEER_TEXT, join
+from harness.data.synthetic.questions import COLOUR_OPTION, SPEED_TEXT, STATUS_OPTION, STEER_TEXT, join
 from harness.data.synthetic.scene import STATIC_ROAD, Scene
 
-CLOSED = ("moving_status", "sign_or_barrier", "ego_behavior")
+MCQ = ("moving_status", "ego_behavior", "object_colour")
+CLOSED = ("moving_status", "sign_or_barrier", "ego_behavior", "object_colour")
 _ACTION = re.compile(r"The action is to (.+?)\. The reason", re.S)
 _NOTICED = re.compile(r"notice that (.+?) at ")
 
 
 def answer_key(template: str, answer: str) -> str:
     """The part of a reference (or predicted) answer that decides whether it is right."""
-    if template in ("moving_status", "ego_behavior"):
+    if template in MCQ:
         return answer_letter(answer) or ""
     if template == "sign_or_barrier":
         return yes_no(answer) or ""
@@ -60,6 +61,8 @@ def oracle_key(item: dict) -> str:
         return _letter_of(parse_options(question), STATUS_OPTION[obj.status])
     if template == "ego_behavior":
         return _letter_of(parse_options(question), f"{STEER_TEXT[scene.steering]} {SPEED_TEXT[scene.speed]}")
+    if template == "object_colour":
+        return _letter_of(parse_options(question), COLOUR_OPTION[obj.color])
     if template == "sign_or_barrier":
         return "yes" if obj.cls in STATIC_ROAD else "no"
     if template == "plan_action":
@@ -95,7 +98,7 @@ class TextPrior:
         return (template, _cell(question)) if self.use_position else (template,)
 
     def _target(self, template: str, question: str, answer: str) -> str:
-        if template in ("moving_status", "ego_behavior"):
+        if template in MCQ:
             return parse_options(question).get(answer_letter(answer) or "", "")
         return answer_key(template, answer)
 
@@ -107,7 +110,7 @@ class TextPrior:
 
     def predict(self, template: str, question: str) -> str:
         counts = self.counts.get(self._context(template, question)) or self.counts.get((template,)) or Counter()
-        if template in ("moving_status", "ego_behavior"):
+        if template in MCQ:
             options = parse_options(question)
             ranked = sorted(options.items(), key=lambda kv: -counts.get(kv[1], 0))
             return ranked[0][0] if ranked else ""

@@ -14,10 +14,20 @@ plan_action         planning     1    open    rules.advice for the referenced ob
 plan_collision      planning     1    open    the referenced object's lane
 plan_safe           planning     1    open    rules.safe_actions for the scene
 ego_behavior        behavior     0    mcq     road bend + lane-dash length (4 options)
+object_colour       perception   0    mcq     the referenced vehicle's body colour (4 options)
 ==================  ===========  ===  ======  ======================================
 
-MCQ options are shuffled and their sets are drawn independently of the answer, so
-the question text alone carries no hint. Every question also keeps the facts its
+The first eight are DriveBench's templates and the default set. ``object_colour`` is an
+opt-in referential question (synthetic option ``templates``): one per vehicle of the scene,
+so a few scenes give many closed items, and only the referred object's pixels decide it,
+which makes it the probe for whether a model looks where the question points. Its
+training answer is the option's text alone (``Blue.``): a one-word target, read by the
+strict parser through the option text, without a rationale whose other colour words
+(``blue sky``) would make the reading ambiguous.
+
+MCQ options are shuffled and their sets are drawn independently of the answer, and
+every answer (status, ego behaviour, colour) is drawn uniformly, so the question text
+alone carries no hint: a text-only predictor is at chance (tests/data/test_synthetic.py). Every question also keeps the facts its
 answer came from (``facts``) and the pieces of a structured rationale for the
 training split (``rationale``: object, position, environment, evidence).
 """
@@ -30,7 +40,8 @@ from dataclasses import dataclass, field
 from harness.data.objects import format_object_ref
 from harness.data.options import format_options
 from harness.data.synthetic import rules
-from harness.data.synthetic.scene import SPEEDS, STEERING, STATIC_ROAD, VEHICLE_STATUS, VEHICLES, Scene, SceneObject
+from harness.data.synthetic.scene import (SPEEDS, STEERING, STATIC_ROAD, VEHICLE_COLORS, VEHICLE_STATUS, VEHICLES,
+                                          Scene, SceneObject)
 
 OPTIONS_PROMPT = "Please select the correct answer from the following options:"
 STATUS_OPTION = {"going_ahead": "Going ahead.", "turn_left": "Turn left.", "turn_right": "Turn right.",
@@ -95,6 +106,12 @@ class Question:
     rationale: dict = field(default_factory=dict)
     target: str | None = None  # the object id the question refers to, if any
     final: str = ""  # the bare final answer of the training rationale (default: the answer)
+    bare: bool = False  # train on ``final`` alone, without the structured rationale
+
+    @property
+    def key(self) -> str:
+        """The question's name within its scene (templates asked once per object add the object)."""
+        return f"{self.template}:{self.target}" if self.template in PER_OBJECT else self.template
 
 
 def ref(o: SceneObject) -> str:
@@ -122,10 +139,29 @@ def _where(o: SceneObject) -> str:
     return f"{rules.position(o)} of the ego vehicle, {rules.LANE_WORDS[o.lane]}, {o.distance} range"
 
 
-def _mcq(rng: random.Random, correct: str, distractors: list[str], k: int) -> tuple[dict[str, str], str]:
-    """``k`` shuffled options holding ``correct``; returns (letter → text, correct letter)."""
+class Deck:
+    """Draws from ``values`` in shuffled rounds: every value once per round, so any prefix of
+    the draws is balanced to within one (what a split's answers need to leave a text-only
+    predictor at chance, not merely near it by luck of the seed)."""
+
+    def __init__(self, values, rng: random.Random):
+        self.values, self.rng, self.pending = list(values), rng, []
+
+    def draw(self):
+        if not self.pending:
+            self.pending = self.rng.sample(self.values, len(self.values))
+        return self.pending.pop()
+
+
+def _mcq(rng: random.Random, correct: str, distractors: list[str], k: int,
+         letters: Deck | None = None) -> tuple[dict[str, str], str]:
+    """``k`` shuffled options holding ``correct`` (at the position ``letters`` deals, when
+    given); returns (letter → text, correct letter)."""
     texts = [correct] + rng.sample(distractors, k - 1)
     rng.shuffle(texts)
+    if letters is not None:
+        texts.remove(correct)
+        texts.insert(letters.draw(), correct)
     options = {chr(ord("A") + i): t for i, t in enumerate(texts)}
     letter = next(letter for letter, t in options.items() if t == correct)
     return options, letter
@@ -267,6 +303,33 @@ def ego_behavior(scene: Scene, rng: random.Random) -> Question:
     )
 
 
+COLOUR_OPTION = {c: f"{c.capitalize()}." for c in VEHICLE_COLORS}
+
+
+def vehicles(scene: Scene) -> list[SceneObject]:
+    """The scene's vehicles in id order (the objects ``object_colour`` asks about)."""
+    return sorted((o for o in scene.objects if o.cls in VEHICLES), key=lambda o: int(o.id[1:]))
+
+
+def object_colours(scene: Scene, rng: random.Random, letters: Deck | None = None) -> list[Question]:
+    """One "what colour is object <c…>?" MCQ per vehicle; ``letters`` deals the correct
+    option's position (the split's colour deck has already painted the vehicles)."""
+    out = []
+    for o in vehicles(scene):
+        correct = COLOUR_OPTION[o.color]
+        options, letter = _mcq(rng, correct, [t for c, t in COLOUR_OPTION.items() if c != o.color], 4, letters)
+        out.append(Question(
+            "object_colour", "perception", 0,
+            f"What colour is object {ref(o)}? {OPTIONS_PROMPT} {format_options(options)}",
+            f"{letter}. {correct}",
+            {**_object_facts(o), "color": o.color, "answer_letter": letter, "answer_text": correct,
+             "options": options},
+            {"object": o.description, "position": _where(o), "evidence": f"its body is {o.color}"},
+            target=o.id, final=correct, bare=True,
+        ))
+    return out
+
+
 TEMPLATES = {
     "important_objects": important_objects,
     "moving_status": moving_status,
@@ -276,21 +339,35 @@ TEMPLATES = {
     "plan_collision": plan_collision,
     "plan_safe": plan_safe,
     "ego_behavior": ego_behavior,
+    "object_colour": object_colours,
 }
+#: DriveBench's templates: the default question set of a synthetic benchmark.
+DRIVEBENCH_TEMPLATES: tuple[str, ...] = tuple(TEMPLATES)[:8]
+#: Templates asked once per matching object (their makers return a list).
+PER_OBJECT = frozenset({"object_colour"})
 
 
-def questions(scene: Scene, rng: random.Random) -> list[Question]:
-    """One question per template for a laid-out scene (in DriveBench's usual order)."""
+def questions(scene: Scene, rng: random.Random, templates: tuple[str, ...] = DRIVEBENCH_TEMPLATES,
+              letters: Deck | None = None) -> list[Question]:
+    """The questions of ``templates`` for a laid-out scene, in the table's order (DriveBench's
+    usual order first); a per-object template gives one question per matching object, with
+    its correct letters dealt by ``letters`` when given."""
     out = []
-    for make in TEMPLATES.values():
-        q = make(scene, rng)
-        q.rationale.setdefault("environment", ENVIRONMENT[scene.time])
-        out.append(q)
+    for name, make in TEMPLATES.items():
+        if name not in templates:
+            continue
+        made = make(scene, rng, letters) if name in PER_OBJECT else make(scene, rng)
+        for q in made if isinstance(made, list) else [made]:
+            q.rationale.setdefault("environment", ENVIRONMENT[scene.time])
+            out.append(q)
     return out
 
 
 def rationale_answer(q: Question) -> str:
-    """The training split's structured answer: final answer, object, position, environment, evidence."""
+    """The training split's structured answer: final answer, object, position, environment, evidence
+    (a ``bare`` question's final answer alone)."""
+    if q.bare:
+        return q.final
     r = q.rationale
     return (f"Final: {{{q.final or q.answer}}}\nObject: {r['object']}\nPosition & orientation: {r['position']}\n"
             f"Environment: {r['environment']}\nContextual evidence: {r['evidence']}")

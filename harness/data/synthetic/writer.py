@@ -36,11 +36,12 @@ from harness.data.jsonfile import write_json
 from harness.data.mapping import capability_of, kind_of
 from harness.data.objects import cameras_referred, parse_object_refs
 from harness.data.synthetic import corruptions as corruption_module
-from harness.data.synthetic.questions import TEMPLATES, Question, questions, rationale_answer
+from harness.data.synthetic.questions import (DRIVEBENCH_TEMPLATES, TEMPLATES, Deck, Question, questions,
+                                              rationale_answer, vehicles)
 from harness.data.synthetic.render import render
 from harness.data.synthetic.sampler import sample_scene
 from harness.integrity import CorruptArtifact, is_intact, remove_stale_builds, verify_checksums, write_checksums
-from harness.data.synthetic.scene import FRONT, SIX_CAMERAS, Scene
+from harness.data.synthetic.scene import FRONT, SIX_CAMERAS, VEHICLE_COLORS, Scene
 from harness.files import atomic_folder
 from harness.registry import CORRUPTIONS
 from harness.locks import BuildLock
@@ -71,6 +72,7 @@ class SynthConfig:
     cameras: int = 1  # 1 (front only) or 6
     corruptions: tuple[str, ...] = DEFAULT_CORRUPTIONS
     severity: int = 3
+    templates: tuple[str, ...] = DRIVEBENCH_TEMPLATES  # which question templates each scene asks
 
     def check(self) -> None:
         if self.train < 0 or self.eval < 0:
@@ -85,14 +87,23 @@ class SynthConfig:
             CORRUPTIONS.get(name)  # one-line error with the known names and the closest match
         if len(set(self.corruptions)) != len(self.corruptions):
             raise DataError(f"--corruptions lists a name twice: {', '.join(self.corruptions)}")
+        unknown = [t for t in self.templates if t not in TEMPLATES]
+        if unknown or not self.templates:
+            raise DataError(f"templates: {', '.join(unknown) or 'none given'} (known: {', '.join(TEMPLATES)})")
 
     @property
     def camera_names(self) -> tuple[str, ...]:
         return (FRONT,) if self.cameras == 1 else SIX_CAMERAS
 
     def digest(self) -> str:
-        """A short content hash: equal configs (and generator version) share a folder."""
-        data = repr((VERSION, sorted(asdict(self).items())))
+        """A short content hash: equal configs (and generator version) share a folder.
+
+        The default template set is left out of the hash, so benchmarks built before the
+        option existed keep their folders."""
+        fields = asdict(self)
+        if self.templates == DRIVEBENCH_TEMPLATES:
+            del fields["templates"]
+        data = repr((VERSION, sorted(fields.items())))
         return hashlib.sha256(data.encode()).hexdigest()[:12]
 
 
@@ -104,12 +115,36 @@ def _rng_seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little")
 
 
-def build_scene(config: SynthConfig, split: str, index: int) -> tuple[Scene, list[Question]]:
-    """Scene ``index`` of ``split`` with its questions (deterministic per seed)."""
+@dataclass
+class Decks:
+    """A split's balanced draws for the ``object_colour`` questions: the vehicles' body
+    colours and the correct option's letter (a colour leaves the layout unchanged)."""
+
+    colours: Deck
+    letters: Deck
+
+    @classmethod
+    def of(cls, config: "SynthConfig", split: str) -> "Decks":
+        rng = random.Random(f"drivekd-synth/{config.seed}/{split}/decks")
+        return cls(Deck(VEHICLE_COLORS, rng), Deck(range(4), rng))
+
+
+def build_scene(config: SynthConfig, split: str, index: int,
+                decks: Decks | None = None) -> tuple[Scene, list[Question]]:
+    """Scene ``index`` of ``split`` with its questions (deterministic per seed).
+
+    With ``object_colour`` among the templates, the split's ``decks`` (drawn in scene
+    order, so the benchmark is still deterministic) paint the vehicles and deal the
+    letters, balancing that question's answers over the split; without decks the scene
+    keeps its sampled colours and shuffled letters.
+    """
     rng = random.Random(f"drivekd-synth/{config.seed}/{split}/{index}")
     scene_id = f"{split}-s{config.seed}-{index:06d}"
     scene = sample_scene(rng, scene_id, config.camera_names)  # laid out while sampling
-    return scene, questions(scene, rng)
+    if decks is not None and "object_colour" in config.templates:
+        for o in vehicles(scene):
+            o.color = decks.colours.draw()
+    return scene, questions(scene, rng, config.templates, decks.letters if decks is not None else None)
 
 
 def _kept_cameras(question: str, cameras: tuple[str, ...]) -> list[str]:
@@ -125,7 +160,7 @@ def _save(image: Image.Image, path: Path) -> None:
 def _eval_item(config: SynthConfig, index: int, scene: Scene, q: Question, images: dict[str, str]) -> dict:
     """One DriveBench-format item; ``index`` is the frame's number in the split (its scene is index // 4)."""
     return {
-        "id": f"{scene.id}:{q.template}",
+        "id": f"{scene.id}:{q.key}",
         "scene_token": _token("scene", config.seed, "eval", index // FRAMES_PER_SCENE),
         "frame_token": _token("frame", config.seed, scene.id),
         "question_type": q.question_type,
@@ -143,7 +178,7 @@ def _eval_item(config: SynthConfig, index: int, scene: Scene, q: Question, image
 def _train_item(scene: Scene, q: Question, images: dict[str, str]) -> dict:
     kept = _kept_cameras(q.question, scene.cameras)
     return {
-        "id": f"{scene.id}:{q.template}",
+        "id": f"{scene.id}:{q.key}",
         "messages": [
             {"role": "user", "content": IMAGE * len(kept) + q.question},
             {"role": "assistant", "content": rationale_answer(q)},
@@ -160,8 +195,9 @@ def _split(config: SynthConfig, split: str, count: int, root: Path, on_scene) ->
     """Build scenes of ``split`` until ``count`` questions exist; ``on_scene`` makes the items."""
     items: list = []
     index = 0
+    decks = Decks.of(config, split)
     while len(items) < count:
-        scene, qs = build_scene(config, split, index)
+        scene, qs = build_scene(config, split, index, decks)
         images = {}
         for camera in scene.cameras:
             rel = f"images/{split if split == 'train' else 'eval/clean'}/{scene.id}/{camera}.png"
@@ -207,7 +243,7 @@ def write_benchmark(root: Path, config: SynthConfig) -> dict:
     manifest = {
         "generator": "harness.data.synthetic", "version": VERSION, **asdict(config),
         "corruptions": list(config.corruptions), "camera_names": list(config.camera_names),
-        "templates": list(TEMPLATES), "digest": config.digest(),
+        "templates": list(config.templates), "digest": config.digest(),
         "files": {"train": TRAIN_FILE, "settings": {name: setting_file(name) for name in settings}},
         "counts": {"train": len(train), "eval": len(clean),
                    "eval_frames": len({it["frame_token"] for it in clean}),
