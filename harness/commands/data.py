@@ -25,6 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="comma-separated corruption settings to write ('' for none; `harness ls corruptions`)")
     synth.add_argument("--severity", type=int, default=3, choices=range(1, 6), metavar="1-5",
                        help="corruption severity (default 3)")
+    synth.add_argument("--templates", default=None, metavar="T1,T2",
+                       help="question templates each scene asks (default: DriveBench's eight; "
+                            "object_colour adds the referential colour question, docs/data.md)")
     synth.add_argument("--force", action="store_true", help="replace an existing benchmark in --out")
 
     check = sub.add_parser("check", help="validate a DriveBench or training file and count its items")
@@ -68,7 +71,8 @@ def _synth(args) -> int:
 
     load_plugins()  # a plugin may register more corruptions; the models need not be imported
     config = SynthConfig(seed=args.seed, train=args.train, eval=args.eval, image_size=args.image_size,
-                         cameras=args.cameras, corruptions=_names(args.corruptions), severity=args.severity)
+                         cameras=args.cameras, corruptions=_names(args.corruptions), severity=args.severity,
+                         **({"templates": _names(args.templates)} if args.templates is not None else {}))
     start = time.perf_counter()
     manifest = generate(args.out, config, force=args.force)
     counts = manifest["counts"]

@@ -39,3 +39,13 @@ def test_user_errors_are_one_line_exit_2(tmp_path, capsys):
     assert main(["data", "synth", "--out", str(tmp_path / "x"), "--corruptions", "fgo"]) == 2
     assert "did you mean 'fog'" in capsys.readouterr().err
     assert main(["data", "check", str(CLEAN), "--text-only"]) == 0
+
+
+def test_synth_templates_choose_the_questions(tmp_path, capsys):
+    out = tmp_path / "colour"
+    assert main(["data", "synth", "--out", str(out), "--train", "8", "--eval", "8", "--image-size", "32",
+                 "--corruptions", "", "--templates", "object_colour"]) == 0
+    assert {it["template"] for it in json.loads((out / "drivebench-clean.json").read_text())} == {"object_colour"}
+    assert main(["data", "synth", "--out", str(tmp_path / "x"), "--templates", "colour"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "templates: colour" in err and "\n" not in err and not (tmp_path / "x").exists()

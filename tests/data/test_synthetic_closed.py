@@ -52,6 +52,7 @@ def test_object_colour_asks_about_every_vehicle_and_its_answer_is_its_colour(spl
         assert obj.cls in VEHICLES and len(options) == 4
         assert options[answer_letter(it["answer"])] == COLOUR_OPTION[obj.color]
         assert oracle_key(it) == answer_key("object_colour", it["answer"])
+        assert it["option_answers"] == options  # what the model is trained to emit per option: the text alone
     for frame in frames:  # every vehicle of the frame is asked about once
         scene = Scene.from_json(next(it for it in colour if it["frame_token"] == frame)["scene"])
         asked = [it["facts"]["object"] for it in colour if it["frame_token"] == frame]

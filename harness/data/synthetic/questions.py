@@ -107,6 +107,9 @@ class Question:
     target: str | None = None  # the object id the question refers to, if any
     final: str = ""  # the bare final answer of the training rationale (default: the answer)
     bare: bool = False  # train on ``final`` alone, without the structured rationale
+    # what the model is trained to emit for each option, when that is not "X. <option text>"
+    # (the option-likelihood scorer ranks these strings)
+    option_answers: dict[str, str] | None = None
 
     @property
     def key(self) -> str:
@@ -325,7 +328,7 @@ def object_colours(scene: Scene, rng: random.Random, letters: Deck | None = None
             {**_object_facts(o), "color": o.color, "answer_letter": letter, "answer_text": correct,
              "options": options},
             {"object": o.description, "position": _where(o), "evidence": f"its body is {o.color}"},
-            target=o.id, final=correct, bare=True,
+            target=o.id, final=correct, bare=True, option_answers=dict(options),
         ))
     return out
 

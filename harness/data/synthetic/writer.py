@@ -159,7 +159,7 @@ def _save(image: Image.Image, path: Path) -> None:
 
 def _eval_item(config: SynthConfig, index: int, scene: Scene, q: Question, images: dict[str, str]) -> dict:
     """One DriveBench-format item; ``index`` is the frame's number in the split (its scene is index // 4)."""
-    return {
+    item = {
         "id": f"{scene.id}:{q.key}",
         "scene_token": _token("scene", config.seed, "eval", index // FRAMES_PER_SCENE),
         "frame_token": _token("frame", config.seed, scene.id),
@@ -173,6 +173,9 @@ def _eval_item(config: SynthConfig, index: int, scene: Scene, q: Question, image
         "facts": q.facts,
         "scene": scene.to_json(),
     }
+    if q.option_answers is not None:
+        item["option_answers"] = q.option_answers
+    return item
 
 
 def _train_item(scene: Scene, q: Question, images: dict[str, str]) -> dict:
