@@ -2,7 +2,7 @@
 
 The Gramian path (what the harness does) forms G = J J^T once (one pass over the
 K×P gradients), runs the combiner on K×K, and forms sum_k w_k g_k (a second pass).
-The vector path (tests/combine/reference.py) does every inner product, norm and
+The vector path (harness/combine/reference.py) does every inner product, norm and
 projection on P-vectors. Ratio > 1 means the Gramian path is faster. Prints one
 table; run: .venv/bin/python benchmarks/bench_combine.py
 """
@@ -16,13 +16,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.combine import aggregate, build_combiner  # noqa: E402
-from harness.combine.shuffle import one_order, orders_per_objective  # noqa: E402
-from tests.combine import reference as ref  # noqa: E402
+from harness.combine import aggregate  # noqa: E402
+from harness.combine.reference import vector_form  # noqa: E402
 from timing import interleave, median_of, ratio_stats  # noqa: E402  (benchmarks/timing.py)
 
 NAMES = ["ce", "perception", "reasoning", "planning"]
-
 
 
 def main() -> None:
@@ -33,11 +31,9 @@ def main() -> None:
         g[1] -= 0.8 * g[0]  # conflicts, so projections really happen
         g[3] -= 0.5 * g[2]
         cases = {
-            "pcgrad": (lambda: aggregate(g, NAMES, "pcgrad", generator=torch.Generator().manual_seed(0)),
-                       lambda: ref.pcgrad_vec(g, orders_per_objective(4, torch.Generator().manual_seed(0)))),
-            "agp": (lambda: aggregate(g, NAMES, "agp", generator=torch.Generator().manual_seed(0)),
-                    lambda: ref.agp_vec(g, NAMES, one_order(3, torch.Generator().manual_seed(0)))),
-            "mgda": (lambda: aggregate(g, NAMES, "mgda"), lambda: ref.mgda_vec(g)),
+            name: (lambda name=name: aggregate(g, NAMES, name, generator=torch.Generator().manual_seed(0)),
+                   lambda name=name: vector_form(name)(g, NAMES, torch.Generator().manual_seed(0)))
+            for name in ("pcgrad", "agp", "mgda")
         }
         for name, (gram_path, vector_path) in cases.items():
             timed = interleave({"gramian": gram_path, "vector": vector_path}, min_rounds=10, max_rounds=30)

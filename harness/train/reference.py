@@ -3,8 +3,9 @@
 Everything the optimized path avoids, done the obvious way: teachers run live
 with eager attention returning the maps of every layer; the student also runs
 eagerly with every map materialised; each objective gets its own backward pass
-whose gradient is copied into a K×P matrix; and AGP (or PCGrad, or the sum) is
-applied with explicit vector projections, exactly as the official code does.
+whose gradient is copied into a K×P matrix; and the combiner is applied in its
+vector form (:mod:`harness.combine.reference`: explicit projections, as the
+official code does AGP).
 A test shows this path and the harness's (cached targets, captured layers,
 Gramian weights) give the same update; benchmarks/bench_step.py times both.
 """
@@ -15,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from harness.combine.reference import vector_form
 from harness.data.collate import collate_train
 from harness.models import load_model
 from harness.train.objectives import ObjectiveSet, StudentOutputs
@@ -27,44 +29,6 @@ def eager_copy(loaded):
     copy.model.load_state_dict(loaded.model.state_dict())
     copy.name = loaded.name
     return copy
-
-
-def _project(v: torch.Tensor, onto: torch.Tensor) -> torch.Tensor:
-    dot = torch.dot(v, onto)
-    norm_sq = torch.dot(onto, onto)
-    if dot < 0 and norm_sq > 0:
-        return v - dot / norm_sq * onto
-    return v
-
-
-def agp_vector(grads: torch.Tensor, names: list[str], generator: torch.Generator, anchor: str = "ce") -> torch.Tensor:
-    """Official AGP on explicit gradients (facts §2): stage 1 against the anchor, stage 2 shuffled."""
-    a = names.index(anchor)
-    s = grads[a]
-    followers = [i for i in range(len(names)) if i != a]
-    merged = [s + _project(grads[c].clone(), s) for c in followers]
-    order = torch.randperm(len(followers), generator=generator).tolist()
-    update = torch.zeros_like(s)
-    for i in order:
-        t = merged[i].clone()
-        for j in order:
-            if j != i:
-                t = _project(t, merged[j])
-        update += t
-    return update
-
-
-def pcgrad_vector(grads: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """PCGrad on explicit gradients: each projected against the shuffled originals, summed."""
-    k = grads.shape[0]
-    update = torch.zeros_like(grads[0])
-    for i in range(k):
-        t = grads[i].clone()
-        for j in torch.randperm(k, generator=generator).tolist():
-            if j != i:
-                t = _project(t, grads[j])
-        update += t
-    return update
 
 
 class ReferenceStep:
@@ -118,13 +82,7 @@ class ReferenceStep:
             ]))
         matrix = torch.stack(rows)
         combiner = self.prepared.recipe.spec.combiner
-        if combiner.name == "agp":
-            return agp_vector(matrix, names, generator, anchor=combiner.options.get("anchor", "ce"))
-        if combiner.name == "pcgrad":
-            return pcgrad_vector(matrix, generator)
-        if combiner.name == "sum":
-            return matrix.sum(dim=0)
-        raise ValueError(f"the reference path implements agp, pcgrad and sum, not '{combiner.name}'")
+        return vector_form(combiner.name, **combiner.options)(matrix, names, generator)
 
 
 def apply_update(params: list[torch.nn.Parameter], update: torch.Tensor) -> None:

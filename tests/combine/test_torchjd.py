@@ -5,10 +5,12 @@ Conventions lined up, and where the two differ (read from TorchJD 0.18's source)
 - Both work on the Gramian and return one weight per objective; the update is
   ``sum_k w_k g_k`` in both. TorchJD's aggregators take the K×P matrix; its
   ``*Weighting`` classes take the Gramian, which is what these tests call.
-- Sum: ones in both.
+- Sum: ones in both; our ``sum`` with weights 1/K is TorchJD's Mean.
 - PCGrad: both project each g_i off every ORIGINAL g_j it conflicts with, visiting
   the others in the order of one ``randperm(K)`` per objective (objective 0 first),
-  skipping i itself, and sum the results (our ``reduction: sum``, the default).
+  skipping i itself, and sum the results (our ``reduction: sum``, the default;
+  ``mean`` is that sum / K). Our vector reference (harness/combine/reference.py)
+  is compared with TorchJD's PCGrad aggregator on the matrix as well.
   TorchJD draws from the global torch RNG, we from the step's generator; seeding
   both alike gives the same orders, so the weights must agree to rounding.
   Differences: TorchJD divides by ``G_jj`` unguarded (a zero gradient gives NaN);
@@ -32,9 +34,10 @@ import pytest
 import torch
 
 torchjd = pytest.importorskip("torchjd", reason="dev dependency torchjd (pip install torchjd)")
-from torchjd.aggregation import GradVacWeighting, MGDAWeighting, PCGradWeighting, Sum  # noqa: E402
+from torchjd.aggregation import GradVacWeighting, Mean, MGDAWeighting, PCGrad, PCGradWeighting, Sum  # noqa: E402
 
 from harness.combine import aggregate, build_combiner, gramian  # noqa: E402
+from harness.combine.reference import pcgrad_vector  # noqa: E402
 
 NAMES = ["ce", "perception", "reasoning", "planning", "extra"]
 
@@ -52,15 +55,34 @@ def test_sum_is_torchjds_sum(seed):
     assert torch.allclose(aggregate(g, NAMES[:4], "sum"), Sum()(g), rtol=1e-12, atol=0.0)
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_sum_with_weights_one_over_k_is_torchjds_mean(seed):
+    g = gradients(4, 7, seed)
+    ours = aggregate(g, NAMES[:4], "sum", weights={n: 0.25 for n in NAMES[:4]})
+    assert torch.allclose(ours, Mean()(g), rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("k", [2, 3, 4, 5])
 @pytest.mark.parametrize("seed", range(8))
-def test_pcgrad_weights_are_torchjds_with_the_same_orders(k, seed):
+def test_pcgrad_weights_are_torchjds_with_the_same_orders(reduction, k, seed):
     g = gradients(k, 6, seed)
     gram = gramian(g)
     torch.manual_seed(seed)  # TorchJD's orders come from the global generator
-    theirs = PCGradWeighting()(gram)
-    ours = build_combiner("pcgrad")(gram, NAMES[:k], torch.Generator().manual_seed(seed))
+    theirs = PCGradWeighting()(gram) / (k if reduction == "mean" else 1)  # TorchJD sums
+    ours = build_combiner("pcgrad", reduction=reduction)(gram, NAMES[:k], torch.Generator().manual_seed(seed))
     assert torch.allclose(ours, theirs, rtol=1e-10, atol=1e-12 * float(theirs.abs().max()))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+@pytest.mark.parametrize("seed", range(8))
+def test_the_pcgrad_vector_reference_is_torchjds_pcgrad(k, seed):
+    """The vector reference itself (harness/combine/reference.py) agrees with an independent library."""
+    g = gradients(k, 6, seed)
+    torch.manual_seed(seed)
+    theirs = PCGrad()(g)
+    ours = pcgrad_vector(g, NAMES[:k], torch.Generator().manual_seed(seed))
+    assert torch.allclose(ours, theirs, rtol=1e-10, atol=1e-12 * float(g.norm(dim=1).sum()))
 
 
 @pytest.mark.parametrize("k", [2, 3, 4, 5])
