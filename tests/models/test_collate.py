@@ -58,13 +58,31 @@ def test_capabilities_and_images_are_carried(family, load_zoo, samples):
     assert batch.capabilities.tolist() == [CAPABILITIES.index(s.capability) for s in samples]
     n_images = sum(len(s.images) for s in samples)
     assert int(batch.image_mask.sum()) == 16 * n_images
-    if family == "internvl3":
+    if batch.inputs["pixel_values"].dim() == 4:  # one tile per image (InternVL)
         assert batch.inputs["pixel_values"].shape == (n_images, 3, 56, 56)
-    else:
+    if "image_grid_thw" in batch.inputs:  # patches with a grid per image (Qwen-VL)
         assert batch.inputs["image_grid_thw"].tolist() == [[1, 8, 8]] * n_images
-        assert batch.inputs["mm_token_type_ids"].shape == batch.input_ids.shape
     out = loaded.model(**batch.model_inputs(with_labels=True))
     assert torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batches_carry_exactly_the_adapters_inputs_in_their_layout(family, load_zoo, samples):
+    """What collation keeps is what the adapter declares: per-token inputs padded to the
+    batch's width, per-image inputs present; image tokens lie inside the attention mask."""
+    loaded = load_zoo(family, "student")
+    adapter = loaded.adapter
+    train = collate_train(samples, loaded)
+    generation = collate_generation(loaded, [s.images for s in samples], [s.question for s in samples], ids=["a", "b", "c"])
+    for batch in (train, generation):
+        assert set(batch.inputs) == set(adapter.token_input_keys) | set(adapter.image_input_keys), batch.padding_side
+        for key in adapter.token_input_keys:
+            assert batch.inputs[key].shape == batch.input_ids.shape, f"{key} ({batch.padding_side})"
+        for key in adapter.image_input_keys:
+            assert batch.inputs[key].shape[0] > 0, key
+        assert batch.image_mask.shape == batch.input_ids.shape
+        assert not (batch.image_mask & ~batch.attention_mask.bool()).any(), "an image token outside the attention mask"
+        assert torch.equal(batch.image_mask.sum(1), train.image_mask.sum(1)), "image tokens differ between the layouts"
 
 
 def test_collator_is_a_dataloader_collate_fn(load_zoo, samples):

@@ -13,7 +13,9 @@ from safetensors.torch import load_file
 from harness.models import load_model
 from harness.models.zoo import STAMP, build_model, list_zoo, model_folder, zoo_families, zoo_sizes
 
-FAMILIES = ["internvl3", "qwen2_5_vl", "qwen3_vl"]
+from harness.registry import FAMILIES as REGISTERED
+
+FAMILIES = sorted(REGISTERED.names())  # every registered family has a tiny zoo
 
 
 def _digest(path):
