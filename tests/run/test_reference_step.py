@@ -25,10 +25,15 @@ def optimized_update(prepared, samples, generator):
     return torch.cat([p.grad.reshape(-1).to(torch.float64) for p in params])
 
 
-@pytest.mark.parametrize("cache,combiner,rtol", [("live", "agp", 1e-5), ("disk", "agp", 2e-2), ("live", "pcgrad", 1e-5)])
+@pytest.mark.parametrize("cache,combiner,rtol", [
+    ("live", "agp", 1e-5), ("disk", "agp", 2e-2), ("live", "pcgrad", 1e-5),
+    # options reach the vector form too (the reference step once ran official AGP and summed PCGrad whatever they said)
+    ("live", "agp,combiner.anchor_once=true,combiner.stage1=false", 1e-5), ("live", "pcgrad,combiner.reduction=mean", 1e-5),
+])
 def test_same_update_as_the_reference(tiny_recipe, cache, combiner, rtol):
-    prepared = prepare(load_recipe(tiny_recipe(f"ref_{cache}_{combiner}", cache=cache), [f"combiner={combiner}"]),
-                       progress=False)
+    name, *options = combiner.split(",")
+    recipe = tiny_recipe(f"ref_{cache}_{name}_{len(options)}", cache=cache)
+    prepared = prepare(load_recipe(recipe, [f"combiner={name}", *options]), progress=False)
     samples = prepared.samples[:2]
     fast = optimized_update(prepared, samples, torch.Generator().manual_seed(7))
     slow = ReferenceStep(prepared).update(samples, torch.Generator().manual_seed(7))
