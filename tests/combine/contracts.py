@@ -62,7 +62,6 @@ CONTRACTS: dict[str, Contract] = {
         options=_sum_options,
         permutation_invariant_up_to=ANY_K,  # weights go by name
         linear_under_scaling=lambda options: True,
-        without_projection=lambda options, names: ("sum", options),
     ),
     "pcgrad": Contract(
         options=lambda names: st.fixed_dictionaries({"reduction": st.sampled_from(["sum", "mean"])}),

@@ -160,7 +160,6 @@ def test_non_conflicting_gradients_are_not_projected(name, case, seed, data):
                                                    f"{name} {options} {what}")
 
 
-
 @pytest.mark.parametrize("name", REGISTERED)
 def test_a_non_finite_gramian_gives_plain_weights(name):
     """An fp16 overflow's Inf reaches .grad through the plain sum (the loss scaler then skips the step)."""

@@ -10,6 +10,7 @@ from torch import nn
 
 from harness.combine import aggregate, build_combiner
 from harness.combine.gradients import CombinedBackward, trainable_parameters
+from harness.registry import COMBINERS
 
 NAMES = ["ce", "perception", "planning"]
 
@@ -64,7 +65,7 @@ def flat_grad(model) -> torch.Tensor:
     return torch.cat([p.grad.reshape(-1) for p in trainable_parameters(model)])
 
 
-@pytest.mark.parametrize("name", ["pcgrad", "agp", "mgda", "gradvac", "sum"])
+@pytest.mark.parametrize("name", COMBINERS.names())  # every registered combiner through the engine
 def test_engine_writes_the_combined_gradient(name):
     model = TwoHeads()
     x, y = batch(1)
