@@ -15,6 +15,9 @@ PUBLISHED = {
     "qwen3_vl": {"4b": 4.44, "8b": 8.77},  # the model cards' totals (the 2B's is given only as "2B")
 }
 DEPTHS = {"internvl3": {"1b": 24, "8b": 28}, "qwen2_5_vl": {"3b": 36, "7b": 28}, "qwen3_vl": {"4b": 36, "8b": 36}}
+# Image tokens of one 448-px tile at the real scales: 14-px patches merged 2×2 (InternVL3's pixel
+# shuffle, Qwen2.5-VL) give 256; Qwen3-VL's 16-px patches merged 2×2 give 196.
+TOKENS_PER_448_TILE = {"internvl3": 256, "qwen2_5_vl": 256, "qwen3_vl": 196}
 
 
 def test_scale_tables():
@@ -113,7 +116,7 @@ def test_unknown_zoo_size(zoo_cache):
         load_model({"family": "qwen2_5_vl", "zoo": "studnet"})
 
 
-@pytest.mark.parametrize("family", ["internvl3", "qwen2_5_vl"])
+@pytest.mark.parametrize("family", FAMILIES.names())
 def test_init_random_builds_the_scale_and_runs(family, samples):
     """`init: random` of a (small, test-only) scale: real code path, no download, forward works."""
     base = FAMILIES.get(family)
@@ -136,10 +139,11 @@ def test_recipe_validator_sees_scales_and_zoo_sizes():
     assert "1b" in list(cls.scales) and cls.zoo_sizes() == ["student", "teacher_s", "teacher_l"]
 
 
-@pytest.mark.parametrize("family", sorted(PUBLISHED))
-def test_real_scales_use_one_448_tile_of_256_image_tokens(family):
+@pytest.mark.parametrize("family", FAMILIES.names())
+def test_real_scales_use_one_448_tile(family):
     from PIL import Image
 
+    assert family in TOKENS_PER_448_TILE, f"family '{family}': give its image tokens per 448-px tile"
     adapter = get_adapter(family)
     scale = adapter.scale(adapter.scale_names()[0])
     processor = adapter.offline_processor(scale=scale)
@@ -147,6 +151,4 @@ def test_real_scales_use_one_448_tile_of_256_image_tokens(family):
     assert adapter.image_side_of(config, processor) == 448
     text = adapter.prompt_text(processor, 1, "Q?")
     ids = processor(images=[Image.new("RGB", (448, 448))], text=[text], return_tensors="pt")["input_ids"]
-    # 448 px: 14-px patches merged 2×2 (InternVL3's pixel shuffle, Qwen2.5-VL) → 256 tokens;
-    # Qwen3-VL's 16-px patches merged 2×2 → 196
-    assert int(adapter.image_token_mask(config, ids).sum()) == (196 if family == "qwen3_vl" else 256)
+    assert int(adapter.image_token_mask(config, ids).sum()) == TOKENS_PER_448_TILE[family]
