@@ -73,11 +73,12 @@ def main(args: argparse.Namespace) -> int:
     summary = json.loads(run.summary_file.read_text())
     rows = []
     for setting, scores in summary["settings"].items():
-        rows.append([setting, *(_fmt(scores[k]) for k in ("perception", "reasoning", "planning", "avg",
-                                                          "mcq_acc_strict", "mcq_acc_official")),
+        rows.append([setting, *(_fmt(scores.get(k)) for k in ("perception", "reasoning", "planning", "avg",
+                                                              "mcq_acc_strict", "mcq_acc_official",
+                                                              "closed_acc_parsed", "closed_acc_ranked")),
                      scores["n_items"], scores["n_missing"]])
     print(tabulate(rows, headers=["setting", "perception", "reasoning", "planning", "avg", "mcq strict",
-                                  "mcq official", "items", "missing"]))
+                                  "mcq official", "closed parsed", "closed ranked", "items", "missing"]))
     eff = summary.get("efficiency", {})
     print(f"judge {summary['judge_id']}; {eff.get('device')} batch {eff.get('batch_size')}: "
           f"{_fmt(eff.get('tokens_per_second'))} tok/s, first token {_fmt(eff.get('first_token_latency_s'))} s, "

@@ -232,6 +232,46 @@ def collate_generation(
     return _assemble(loaded, encoded, None, "left", ids, caps)
 
 
+def collate_continuations(
+    loaded,
+    images: Sequence[Sequence[ImageLike]],
+    questions: Sequence[str],
+    continuations: Sequence[Sequence[str]],
+    *,
+    ids: Sequence[str] | None = None,
+) -> Batch:
+    """Right-padded rows of (prompt ending in the generation prompt) + one continuation each, labels on
+    the continuation's tokens only: one row per (prompt, continuation), prompts in order.
+
+    Each prompt (and its images) is encoded once and shared by its continuations; a continuation is
+    tokenised on its own and appended, as an answer follows the template's newline in training
+    (:func:`_answer_length` relies on the same boundary). What option-likelihood scoring feeds.
+    """
+    if not (len(images) == len(questions) == len(continuations)):
+        raise ValueError("collate_continuations: images, questions and continuations differ in length")
+    ids = list(ids) if ids is not None else [str(i) for i in range(len(questions))]
+    encoded, labels, row_ids = [], [], []
+    for item_id, item_images, question, options in zip(ids, images, questions, continuations):
+        tiles = [load_image(p, loaded.image_side, item=item_id) for p in item_images]
+        prompt = _encode(loaded, tiles, loaded.adapter.prompt_text(loaded.processor, len(tiles), question))
+        n_prompt = int(prompt["input_ids"].shape[1])
+        for text in options:
+            tail = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+            if not tail:
+                raise CollateError(f"{item_id}: an empty continuation cannot be scored")
+            row = dict(prompt)
+            for key in loaded.adapter.token_input_keys:
+                if key in row:
+                    fill = torch.tensor([tail]) if key == "input_ids" else torch.full((1, len(tail)), int(key == "attention_mask"))
+                    row[key] = torch.cat([row[key], fill.to(row[key].dtype)], dim=1)
+            encoded.append(row)
+            labels.append([IGNORE_INDEX] * n_prompt + list(tail))
+            row_ids.append(item_id)
+    if not encoded:
+        raise CollateError("collate: no continuations to score")
+    return _assemble(loaded, encoded, labels, "right", row_ids, [-1] * len(encoded))
+
+
 def collate_generation_samples(samples: Sequence[TrainSample], loaded) -> Batch:
     """Generation inputs for training-format samples (their questions, no answers)."""
     return collate_generation(

@@ -1,4 +1,4 @@
-"""One evaluation: generate per setting, judge, aggregate, write the contract's files.
+"""One evaluation: generate per setting, rank closed options by likelihood, judge, aggregate, write the files.
 
 Shared by ``harness run`` (the trained student, into ``<run>/eval``) and
 ``harness eval`` (any model, into ``results/evals/…``); the paths are the
@@ -19,6 +19,7 @@ from harness.eval.efficiency import EfficiencyMeter, MemoryProbe, device_name
 from harness.eval.generate import generate_answers
 from harness.eval.judges.base import Judge
 from harness.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from harness.eval.likelihood import rank_closed
 from harness.registry import did_you_mean
 from harness.rundir import RunDir
 
@@ -34,14 +35,15 @@ def check_settings(dataset, settings: Sequence[str], *, dataset_name: str) -> li
     return list(dict.fromkeys(settings))
 
 
-def _prediction_lines(items, generations) -> str:
+def _prediction_lines(items, generations, ranked) -> str:
     lines = []
-    for item, gen in zip(items, generations, strict=True):
+    for item, gen, rank in zip(items, generations, ranked, strict=True):
+        extra = {} if rank is None else {"ranked": rank.choice, "option_log_probs": rank.log_probs}
         lines.append(json.dumps({
             "item_id": item.id, "setting": item.setting, "prompt": gen.prompt, "prediction": gen.prediction,
             "seconds": gen.seconds, "first_token_s": gen.first_token_s, "n_new_tokens": gen.n_new_tokens,
             "batch": gen.batch, "task": item.question_type, "tag": item.tag, "kind": item.kind,
-            "capability": item.capability, "reference": item.answer, "cameras": list(item.cameras),
+            "capability": item.capability, "reference": item.answer, "cameras": list(item.cameras), **extra,
         }, ensure_ascii=False, sort_keys=True))
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -74,10 +76,11 @@ def run_evaluation(loaded, per_setting: dict[str, list], judge: Judge, *, run: R
             generations = generate_answers(loaded, items, brief=brief, batch_size=batch_size,
                                            max_new_tokens=max_new_tokens, meter=meter, memory=memory,
                                            on_batch=bar.update if bar is not None else None)
-            atomic_write_text(run.predictions_file(setting), _prediction_lines(items, generations))
+            ranked = rank_closed(loaded, items, brief=brief, batch_size=batch_size)
+            atomic_write_text(run.predictions_file(setting), _prediction_lines(items, generations, ranked))
             predictions = [g.prediction for g in generations]
             verdicts = judge.score_many(items, predictions)
-            rows.extend(score_rows(run.path.name, loaded.name, items, predictions, verdicts))
+            rows.extend(score_rows(run.path.name, loaded.name, items, predictions, verdicts, ranked))
     finally:
         if bar is not None:
             bar.close()

@@ -64,7 +64,7 @@ def caption(table) -> str:
     if table.spec.kind == "settings":
         parts.append(_across_settings(table))
     if any(m in ACCURACY_METRICS for m in table.metrics):
-        parts.append("MCQ accuracy is in percent over multiple-choice items.")
+        parts.append(accuracy_sentence(table.metrics))
     if any(m in EFFICIENCY_METRICS for m in table.metrics):
         parts.append("Memory, tokens/s and first-token latency are one measurement per run (mean over seeds) "
                      "and are not tested.")
@@ -142,6 +142,18 @@ def _significance(table) -> str:
     rest = table.n_comparisons - len(found)
     tail = f" The other {rest} difference(s) are not significant." if rest else " Every tested difference is significant."
     return head + " Significant: " + "; ".join(found) + "." + tail
+
+
+def accuracy_sentence(metrics) -> str:
+    """What the table's accuracy columns are over, and how the closed answers were read."""
+    words = []
+    if any(m.startswith("mcq_") for m in metrics):
+        words.append("MCQ accuracy is in percent over multiple-choice items")
+    if any(m.startswith("closed_") for m in metrics):
+        words.append("closed accuracy is in percent over multiple-choice and yes/no items, read from the generated "
+                     "text by the strict parser (parsed) or taken as the option whose answer the model finds most "
+                     "likely (ranked)")
+    return "; ".join(words)[0].upper() + "; ".join(words)[1:] + "."
 
 
 def signed(value: float, metric: str) -> str:

@@ -35,6 +35,9 @@ SCORE_COLUMNS = (
     "item_id", "task", "capability", "kind", "tag", "setting", "pred_official", "pred_strict",
     "correct_official", "correct_strict", "judge_total", "judge_criteria", "judge_id",
 )
+# Added to the evaluation contract later (closed answers ranked by option likelihood): runs evaluated
+# before read as not ranked (missing), never as wrong.
+OPTIONAL_SCORE_COLUMNS = ("pred_ranked", "correct_ranked")
 # Cluster labels the report resamples by; optional, since runs evaluated before they were
 # written lack them (a table then resamples items and its caption says so).
 CLUSTER_COLUMNS = ("frame_token", "scene_token")
@@ -201,6 +204,9 @@ def _read_scores(path: Path) -> pd.DataFrame:
     missing = [c for c in SCORE_COLUMNS if c not in frame.columns]
     if missing:
         raise ReportInputError(f"{file}: missing column(s) {', '.join(missing)} (see the evaluation contract)")
+    for column in OPTIONAL_SCORE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series([None] * len(frame), dtype="boolean" if column.startswith("correct") else object)
     return frame
 
 
@@ -244,5 +250,5 @@ def collect(sources: str | Path | Iterable[str | Path], *, study: str | None = N
         recipes[run_id] = recipe
         infos[run_id] = info
     runs = pd.DataFrame(run_rows)
-    items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame(columns=list(SCORE_COLUMNS))
+    items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame(columns=[*SCORE_COLUMNS, *OPTIONAL_SCORE_COLUMNS])
     return Collected(items=items, runs=runs, recipes=recipes, infos=infos, skipped=skipped)

@@ -25,7 +25,12 @@ from harness.registry import did_you_mean
 
 TABLE_KINDS = ("table1", "table2", "table3", "settings")
 SCORE_METRICS = ("perception", "reasoning", "planning", "avg")
-ACCURACY_METRICS = ("mcq_acc_strict", "mcq_acc_official")
+ACCURACY_METRICS = ("mcq_acc_strict", "mcq_acc_official", "closed_acc_parsed", "closed_acc_ranked")
+# accuracy metric → (items it is over: MCQ or every closed item, the scores column it averages)
+ACCURACY_SOURCES = {
+    "mcq_acc_strict": ("mcq", "correct_strict"), "mcq_acc_official": ("mcq", "correct_official"),
+    "closed_acc_parsed": ("closed", "correct_strict"), "closed_acc_ranked": ("closed", "correct_ranked"),
+}
 # efficiency metric → which direction is better
 EFFICIENCY_METRICS = {"peak_memory_mb": "min", "tokens_per_second": "max", "first_token_latency_s": "min"}
 ALL_METRICS = (*SCORE_METRICS, *ACCURACY_METRICS, *EFFICIENCY_METRICS)
@@ -40,6 +45,7 @@ DEFAULT_ROWS = {"settings": "setting"}
 METRIC_TITLES = {
     "perception": "Perception", "reasoning": "Reasoning", "planning": "Planning", "avg": "Avg.",
     "mcq_acc_strict": "MCQ acc. (strict)", "mcq_acc_official": "MCQ acc. (official)",
+    "closed_acc_parsed": "Closed acc. (parsed)", "closed_acc_ranked": "Closed acc. (ranked)",
     "peak_memory_mb": "Memory (MB)", "tokens_per_second": "Tokens/s", "first_token_latency_s": "First token (s)",
 }
 

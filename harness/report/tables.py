@@ -42,6 +42,7 @@ from harness.report.collect import CLUSTER_COLUMNS, Collected, ReportInputError
 from harness.report.power import minimum_detectable_effect
 from harness.report.spec import (
     ACCURACY_METRICS,
+    ACCURACY_SOURCES,
     EFFICIENCY_METRICS,
     SCORE_METRICS,
     StatsOptions,
@@ -182,7 +183,8 @@ def _matrix(frame: pd.DataFrame, runs: list[str], value: str) -> pd.DataFrame:
     return sub.pivot(index="run_id", columns="item_id", values="_v").reindex(runs).sort_index(axis=1)
 
 
-_NEEDED = ("run_id", "item_id", "capability", "kind", "setting", "judge_total", "correct_strict", "correct_official")
+_NEEDED = ("run_id", "item_id", "capability", "kind", "setting", "judge_total", "correct_strict", "correct_official",
+           "correct_ranked")
 
 
 def cluster_labels(frame: pd.DataFrame, unit: str) -> tuple[dict[str, str] | None, str]:
@@ -220,6 +222,7 @@ class _Parts:
         narrow = frame[list(_NEEDED)]
         self.parts = {cap: narrow[narrow["capability"] == cap] for cap in CAPABILITIES}
         self.parts["mcq"] = narrow[narrow["kind"] == "mcq"]  # as summary.json: yes/no items are not MCQ
+        self.parts["closed"] = narrow[narrow["kind"].isin(("mcq", "yes_no"))]
         self._cache: dict[tuple, pd.DataFrame] = {}
         self.cluster_of, self.unit_note = cluster_labels(frame, unit)
         self.unit = unit if self.cluster_of is not None else "item"
@@ -410,8 +413,8 @@ def _score_cells(parts, system, baseline, opts, notes, batched) -> dict[str, Cel
 
 
 def _accuracy_cell(parts, system, baseline, metric, opts, notes) -> Cell | None:
-    column = "correct_strict" if metric == "mcq_acc_strict" else "correct_official"
-    sys_m = parts.matrix("mcq", system.runs, column)
+    part, column = ACCURACY_SOURCES[metric]
+    sys_m = parts.matrix(part, system.runs, column)
     if sys_m.shape[1] == 0:
         return None
     values = sys_m.to_numpy(dtype=float)
@@ -421,8 +424,8 @@ def _accuracy_cell(parts, system, baseline, metric, opts, notes) -> Cell | None:
                 n_seeds=sys_m.shape[0], n_missing=int((~np.isfinite(values)).sum()))
     if baseline is None:
         return cell
-    base_m = parts.matrix("mcq", baseline.runs, column)
-    _warn_item_sets(system, baseline, "MCQ", sys_m.columns, base_m.columns, notes)
+    base_m = parts.matrix(part, baseline.runs, column)
+    _warn_item_sets(system, baseline, "MCQ" if part == "mcq" else "closed", sys_m.columns, base_m.columns, notes)
     common = sys_m.columns.intersection(base_m.columns)
     if len(common) == 0:
         return cell

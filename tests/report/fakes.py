@@ -47,8 +47,10 @@ def write_run(root: Path, recipe_name: str, judge_total: np.ndarray, items: pd.D
               params: dict | None = None, judge_id: str = "rubric-v1", setting: str = "clean",
               correct: np.ndarray | None = None, student: dict | None = None, teacher: dict | None = None,
               combiner: str = "agp", efficiency: dict | None = None, metrics: list[dict] | None = None,
-              summary: dict | None = None, status: str = "finished", settings: dict | None = None) -> Path:
-    """One finished, evaluated run directory with the given per-item judge scores."""
+              summary: dict | None = None, status: str = "finished", settings: dict | None = None,
+              ranked: np.ndarray | None = None) -> Path:
+    """One finished, evaluated run directory with the given per-item judge scores (``correct``: the parsed
+    closed answers' correctness, ``ranked``: the likelihood-ranked ones', written only when given)."""
     digest = hashlib.sha256(f"{recipe_name}|{variant}".encode()).hexdigest()
     path = Path(root) / "runs" / recipe_name / f"{digest[:8]}-s{seed}"
     path.mkdir(parents=True)
@@ -77,6 +79,10 @@ def write_run(root: Path, recipe_name: str, judge_total: np.ndarray, items: pd.D
         frame["pred_strict"] = np.where(closed, "A", None)
         frame["correct_official"] = pd.array([bool(c) if k else None for c, k in zip(correct, closed)], dtype="boolean")
         frame["correct_strict"] = frame["correct_official"]
+        if ranked is not None:  # closed answers ranked by option likelihood (absent from older runs)
+            frame["pred_ranked"] = np.where(closed, "B", None)
+            frame["correct_ranked"] = pd.array([bool(c) if k else None for c, k in zip(ranked, closed)],
+                                               dtype="boolean")
         frame["judge_total"] = np.asarray(totals, dtype=float)
         frame["judge_criteria"] = json.dumps({"correctness": 1})
         frame["judge_id"] = judge_id
