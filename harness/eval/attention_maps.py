@@ -7,9 +7,10 @@ capture (:class:`harness.signals.capture.AttentionCapture`, which asks the famil
 adapter to recompute the requested layers' maps). From each head-mean map it keeps
 the block the mechanism metrics read (:mod:`harness.eval.mechanism`):
 
-- rows: the text tokens after the last image token (``rows="after_image"``: the rest
-  of the question, the template's turn markers and the answer; tokens before the
-  image cannot attend to it) or only the answer tokens (``rows="answer"``);
+- rows: the text tokens after the first image token (``rows="after_image"``: the
+  question, the template's turn markers and the answer; tokens before the image cannot
+  attend to it, the rule the text-to-vision loss's ``rows: after_image`` follows too)
+  or only the answer tokens (``rows="answer"``);
 - columns: every image token of the item, images in prompt order.
 
 Layers are named as in a signal's layer spec (``first``, ``penultimate``, ``3``…) and
@@ -132,7 +133,7 @@ def _item_maps(item: EvalItem, b: int, batch, maps: dict[int, torch.Tensor], ind
     expected = sum(r * c for r, c in grids)
     if columns.numel() != expected:
         raise HarnessError(f"{item.id}: {columns.numel()} image tokens but the images' grids hold {expected}")
-    after = torch.arange(valid.shape[0], device=valid.device) > (columns.max() if columns.numel() else -1)
+    after = torch.arange(valid.shape[0], device=valid.device) > (columns.min() if columns.numel() else -1)
     keep = valid & ~image & after
     if rows == "answer":
         keep &= batch.labels[b] != IGNORE_INDEX
