@@ -19,6 +19,8 @@ from typing import Any, Sequence
 from harness.demo.plan import BASELINE_METHOD, MULTI_AGP
 from harness.files import atomic_write_text
 from harness.report import plots, render
+from harness.report.findings import write_findings
+from harness.report.gradients import gradient_share_rows, render_gradient_shares_markdown
 from harness.report.caption import signed, system_label
 from harness.report.collect import Collected, collect, in_study
 from harness.report.spec import METRIC_TITLES, StatsOptions, TableSpec
@@ -216,12 +218,21 @@ def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[s
     md = [f"# {title}", "", about["intro"], "", "## What was and was not significant", "", *summary_lines(sections), ""]
     for s in sections:
         md += [f"## {s.heading}", "", s.intro, "", render.render_markdown(s.table).strip(), ""]
+    shares = gradient_share_rows(students, label="description")
+    if shares:
+        md += ["## How much each objective steers the update", "",
+               "Each distillation objective's gradient norm as a share of CE's (weights and mixing applied), "
+               "over the logged steps of each run (docs/reporting.md).", "",
+               render_gradient_shares_markdown(shares).strip(), ""]
     md += ["## Figures", ""]
     md += [f"![{key.rsplit('.', 1)[0]}]({p.relative_to(out).as_posix()})" for key, p in figures.items()
            if key.endswith(".png")]
     md += ["", "## How this was made", "", *about["how"], ""]
     written["md"] = out / "report.md"
     atomic_write_text(written["md"], "\n".join(md))
+
+    written["findings"] = write_findings(out / "findings.json", [s.table for s in sections], study=study,
+                                         title=title)
 
     written["tex"] = out / "report.tex"
     atomic_write_text(written["tex"], _tex_document(sections, title, found))

@@ -28,6 +28,7 @@ from harness.integrity import content_hash
 LABELS: tuple[str, ...] = ("name", "description", "seed")
 OPERATIONAL: tuple[tuple[str, ...], ...] = (
     ("train", "log_every"),
+    ("train", "grad_norms_every"),  # measured beside the update, which stays bit for bit the same
     ("train", "checkpoint_every"),
     ("eval", "batch_size"),
     ("cache", "dir"),

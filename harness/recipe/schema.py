@@ -221,6 +221,12 @@ class TrainSpec(Strict):
         0.01, ge=0, le=1, description="stop once more than this fraction of the planned micro-batches was skipped"
     )
     log_every: int = Field(1, ge=1, description="optimizer steps between metrics.jsonl lines (and tracker points)")
+    grad_norms_every: int = Field(
+        0, ge=0,
+        description="with a combiner that forms no Gramian (sum): log each objective's gradient norm at the log "
+        "steps that are multiples of this (one extra backward per objective there, the update unchanged; 0: never). "
+        "Combiners with a Gramian log the norms at every log step at no cost",
+    )
     trackers: list[Component] = Field(
         [],
         description="experiment trackers (accelerate's: tensorboard, wandb, mlflow, trackio, …), each a name or "

@@ -19,6 +19,8 @@ from harness.files import atomic_write_text
 from harness.paths import results_dir
 from harness.report import plots, render
 from harness.report.collect import Collected, ReportInputError, collect
+from harness.report.findings import write_findings
+from harness.report.gradients import gradient_share_rows, render_gradient_shares_markdown
 from harness.report.settings import BY_SETTING, LEADING_SETTINGS, by_setting, settings_present
 from harness.report.spec import Ablation, ReportSpecError, StatsOptions, TableSpec, read_ablation
 from harness.report.tables import Table, build_table
@@ -154,7 +156,9 @@ def report(source: str | Path, baseline: str | None = None, formats: str | Itera
            echo: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Write the table in each format, the figures and return ``{what: path}`` of every file written.
 
-    Keys: the formats (``md``, ``tex``, ``html``, ``csv``) and ``<figure>.<png|pdf>``.
+    Keys: the formats (``md``, ``tex``, ``html``, ``csv``), ``<figure>.<png|pdf>``, ``findings``
+    (findings.json: every tested comparison) and, when the runs logged gradient norms,
+    ``gradient_shares`` (each objective's share of CE's gradient norm per run).
     ``echo`` receives the terminal rendering (tabulate) and the caption.
     """
     fmts = _formats(formats)
@@ -181,6 +185,12 @@ def report(source: str | Path, baseline: str | None = None, formats: str | Itera
                                       description=ablation.description if ablation else "", figures=pngs)
         atomic_write_text(path, text)
         written[fmt] = path
+    written["findings"] = write_findings(out_dir / "findings.json", [built],
+                                         study=ablation.name if ablation else None)
+    shares = gradient_share_rows(collected)
+    if shares:
+        written["gradient_shares"] = out_dir / f"{name}_gradient_shares.md"
+        atomic_write_text(written["gradient_shares"], render_gradient_shares_markdown(shares))
     if echo is not None:
         echo(render.render_terminal(built))
         echo(built.caption)

@@ -45,7 +45,7 @@ from harness.train.failures import FailurePolicy, free_accelerator_memory, is_ou
 from harness.train.recompute import enable_gradient_checkpointing
 from harness.train.schedule import make_scheduler
 from harness.train.seeding import rng_state, set_rng_state
-from harness.train.telemetry import StepWindow
+from harness.train.telemetry import StepWindow, measures_norms, objective_gradient_norms
 
 
 @dataclass
@@ -109,6 +109,7 @@ class Trainer:
         self.skipped = 0
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train_spec.precision)
         self.window = StepWindow()  # step time, tokens/s and conflict share between log points
+        self.measured_norms: dict[str, float] | None = None  # this step's objective gradient norms (sum path)
         if world > 1 and "skip" in (train_spec.on_oom, train_spec.nan_policy):
             # a rank that skips a micro-batch leaves the others waiting in the gradient all-reduce
             raise HarnessError("train.on_oom / train.nan_policy: skip works in one process only; use error with several")
@@ -220,9 +221,12 @@ class Trainer:
         trained = 0
         tokens = 0
         scale = 1.0 / self.spec.grad_accum if self.spec.accum_reduction == "mean" else 1.0
+        measure = not self.engine.per_objective and measures_norms(
+            self.step + 1, self.spec.grad_norms_every, self.total_steps, self.spec.log_every)
+        self.measured_norms = None
         for micro, (samples, batch) in enumerate(group):
             tokens += int(batch.attention_mask.sum())
-            outcome = self.micro_batch(samples, batch, device, micro + 1, scale)
+            outcome = self.micro_batch(samples, batch, device, micro + 1, scale, measure=measure)
             if outcome == "lost_step":  # .grad was half written when memory ran out: the step is gone
                 trained = 0
                 break
@@ -260,11 +264,16 @@ class Trainer:
                 record["skipped_micro_batches"] = len(group) - trained
             if combined:
                 record["combine"] = combined[-1]
+                if self.measured_norms is not None and "grad_norms" not in record["combine"]:
+                    record["combine"] = {**record["combine"], "grad_norms": self.measured_norms}
             self.log(record)
         return means
 
-    def micro_batch(self, samples: list[TrainSample], batch: Batch, device, micro: int, scale: float):
-        """Forward and backward of one micro-batch: its objective values, None if skipped, or "lost_step"."""
+    def micro_batch(self, samples: list[TrainSample], batch: Batch, device, micro: int, scale: float, *,
+                    measure: bool = False):
+        """Forward and backward of one micro-batch: its objective values, None if skipped, or "lost_step".
+        ``measure``: first take each objective's gradient norm (the last micro-batch's is logged, as the
+        Gramian path logs its last combination's)."""
         seq_len = None
         try:
             batch = batch.to(device)
@@ -283,6 +292,8 @@ class Trainer:
             values = {name: float(value.detach()) for name, value in losses.items()}
             if scale != 1.0:
                 losses = {name: value * scale for name, value in losses.items()}
+            if measure:
+                self.measured_norms = objective_gradient_norms(losses, self.params)
             self.engine.backward(losses, scales=self.objectives.scales(batch))
             return values
         except Exception as exc:

@@ -10,6 +10,9 @@ sample. Pure bookkeeping: the loop hands it numbers and records it already has.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import torch
 
 
 # The record fields that measure wall time: the only ones two runs of one recipe and
@@ -46,3 +49,33 @@ class StepWindow:
             out["conflict_share"] = self.conflicted / self.combined
         self.steps, self.seconds, self.tokens, self.combined, self.conflicted = 0, 0.0, 0, 0, 0
         return out
+
+
+def objective_gradient_norms(losses: Mapping[str, torch.Tensor], params: Sequence[torch.Tensor]) -> dict[str, float]:
+    """Each objective's gradient norm over ``params``, for the single-backward (``sum``) path that never forms them.
+
+    One ``autograd.grad`` per objective that keeps the graph, so the step's own backward
+    afterwards computes exactly the update it would have (``.grad`` is not touched here).
+    Costs one backward per objective; the loop calls it only at the steps
+    ``train.grad_norms_every`` names. The norms are those of the losses as the engine
+    receives them (weight × mixing, × 1/grad_accum with ``accum_reduction: mean``), like
+    the Gramian path's ``combine.grad_norms``.
+    """
+    out: dict[str, float] = {}
+    for name, loss in losses.items():
+        if not loss.requires_grad:
+            out[name] = 0.0
+            continue
+        grads = torch.autograd.grad(loss, list(params), retain_graph=True, allow_unused=True)
+        squares = [g.detach().double().pow(2).sum() for g in grads if g is not None]
+        out[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    return out
+
+
+def measures_norms(step: int, every: int, total_steps: int, log_every: int) -> bool:
+    """Whether optimizer step ``step`` (1-based) measures each objective's gradient norm: a log step
+    (every ``log_every`` steps, and the last) that is a multiple of ``every`` (0: never)."""
+    if every <= 0:
+        return False
+    logged = step % log_every == 0 or step == total_steps
+    return logged and step % every == 0
