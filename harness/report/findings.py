@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.report.tables import Table
-from harness.rundir import atomic_write_json
+from harness.files import atomic_write_json
 
 VERSION = 1
 FAMILY_FIELD = "student.family"

@@ -20,7 +20,7 @@ import numpy as np
 from tabulate import tabulate
 
 from harness.report.collect import Collected
-from harness.rundir import read_jsonl
+from harness.rundir import RunDir
 
 CE = "ce"
 
@@ -51,7 +51,7 @@ def gradient_share_rows(collected: Collected, label: str = "method") -> list[dic
     """One row per run that logged gradient norms: its label (a dotted run field), family and shares."""
     rows = []
     for run_id, path in zip(collected.runs["run_id"], collected.runs["run_path"]):
-        shares = summarise_shares(read_jsonl(Path(path) / "metrics.jsonl"))
+        shares = summarise_shares(RunDir(Path(path)).metrics())
         if shares:
             rows.append({"run_id": run_id, "system": collected.value_of(run_id, label) or run_id,
                          "family": collected.value_of(run_id, "student.family"),

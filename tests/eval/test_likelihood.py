@@ -114,12 +114,15 @@ def test_evaluation_reports_parsed_and_ranked_accuracy(tmp_path):
     every MCQ, and No, the right yes/no answer, so ranked accuracy is exactly 1 while parsing reads little)."""
     from harness.eval.judges.rubric import RubricJudge
     from harness.eval.pipeline import run_evaluation
+    from harness.rundir import RunDir
 
     loaded = _prefer(_prefer(load_model({"family": "qwen2_5_vl", "zoo": "teacher_s"}), "B"), "No", 20.0)
     items = _items(tmp_path)
-    summary = run_evaluation(loaded, {"clean": items}, RubricJudge(), out_dir=tmp_path / "eval", run_name="r",
-                             batch_size=4, max_new_tokens=4, progress=False)
-    frame = pd.read_parquet(tmp_path / "eval" / "scores.parquet")
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    summary = run_evaluation(loaded, {"clean": items}, RubricJudge(), run=run, batch_size=4, max_new_tokens=4,
+                             progress=False)
+    frame = pd.read_parquet(run.scores_file)
     closed = frame[frame["kind"].isin(["mcq", "yes_no"])]
     assert closed["pred_ranked"].tolist() == ["B", "B", "B", "no"]
     assert closed["correct_ranked"].tolist() == [True] * 4
@@ -128,7 +131,7 @@ def test_evaluation_reports_parsed_and_ranked_accuracy(tmp_path):
     assert clean["closed_acc_ranked"] == 1.0
     parsed = closed["correct_strict"].fillna(False).astype(bool).mean()
     assert clean["closed_acc_parsed"] == pytest.approx(parsed)
-    lines = [json.loads(x) for x in (tmp_path / "eval" / "clean" / "predictions.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in run.predictions_file("clean").read_text().splitlines()]
     assert lines[0]["ranked"] == "B" and set(lines[0]["option_log_probs"]) == {"A", "B", "C", "D"}
     assert "ranked" not in lines[-1]
     assert all(math.isfinite(v) for v in lines[3]["option_log_probs"].values())

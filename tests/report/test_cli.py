@@ -83,7 +83,7 @@ def test_api_write_report_returns_the_written_paths_and_prints_nothing(study, tm
 
     written = api.write_report(ablation, formats=("md", "tex"), out=tmp_path / "r", results_root=results,
                                options=StatsOptions(n_resamples=300), figures=False)
-    assert set(written) == {"md", "tex"} and all(p.exists() for p in written.values())
+    assert set(written) == {"md", "tex", "findings"} and all(p.exists() for p in written.values())
     assert capsys.readouterr().out == ""  # a library call: the CLI prints, the library does not
 
 
