@@ -1,9 +1,10 @@
 """`harness demo`: the mini Drive-KD paper on the embedded default (what `make demo` runs).
 
-Builds the tiny zoo and the synthetic benchmark, fine-tunes the tiny teachers and
-pretrains the tiny students, trains seven methods × two families × two seeds
-(ablations/tiny/demo.yaml), evaluates everything and writes results/demo/report.md
-(+ .tex, .html, figures). See docs/demo.md and harness/demo/.
+Builds the tiny zoo and the synthetic benchmark, fine-tunes the tiny teachers (or checks
+shipped ones) and pretrains the tiny students, trains every method × family × seed of
+ablations/tiny/demo.yaml, evaluates everything and writes results/demo/report.md (+ .tex,
+.html, figures). ``--build-teachers`` builds the demo teachers to ship instead
+(harness/demo/teachers.py). See docs/demo.md and harness/demo/.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where everything goes (default: RESULTS/demo, or RESULTS/demo-quick with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="every size cut down: the same pipeline in about two minutes, numbers meaningless (tests)")
+    parser.add_argument("--build-teachers", action="store_true",
+                        help="build the demo teachers to ship (ablations/tiny/teachers/, 6 min or more of one core each) "
+                             "instead of running the demo")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -27,5 +31,11 @@ def main(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise HarnessError("--workers must be at least 1")
+    if args.build_teachers:
+        from harness.demo.pipeline import build_demo_teachers
+
+        for folder in build_demo_teachers(workers=args.workers):
+            print(f"demo teacher written: {folder}")
+        return 0
     run_demo(quick=args.quick, workers=args.workers, out=args.out)
     return 0

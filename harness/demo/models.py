@@ -1,5 +1,6 @@
-"""The demo's first stage: build the tiny zoo and the data, fine-tune every family's
-teacher and pretrain its student, and evaluate both on their own.
+"""The demo's first stage: build the tiny zoo and the data, find every family's teacher
+(shipped with the repository, or fine-tuned) and pretrain its student where the demo asks
+for it, and evaluate them on their own.
 
 Why on their own: the report needs the teachers' scores (Table 1's large-model rows,
 and the check that they use the image: clean vs text-only), and the pretrained
@@ -82,8 +83,18 @@ def _evaluate(folder: str, recipe, results_root: Path) -> str:
     return str(run.path)
 
 
+def shipped_teachers(recipe) -> dict[str, Path]:
+    """``{teachers.KEY: folder}`` of the recipe's teachers loaded by ``path`` (the demo's shipped
+    teachers, harness/demo/teachers.py), each checked against its checksums first."""
+    from harness.demo.teachers import check_teacher
+
+    return {f"teachers.{key}": check_teacher(Path(t.path)) for key, t in recipe.spec.teachers.items()
+            if t.path is not None and t.sft is None}
+
+
 def prepare_family(ablation_file: str, family: str, variant: str, results_root: str, threads: int) -> Prepared:
-    """Fine-tune ``variant``'s student and teachers (cached) and evaluate each once."""
+    """Fine-tune ``variant``'s student and teachers (cached) where they have an ``sft`` block, check
+    its shipped teachers, and evaluate each once."""
     import torch
 
     from harness import components  # noqa: F401
@@ -105,8 +116,10 @@ def prepare_family(ablation_file: str, family: str, variant: str, results_root: 
         built = folder.stat().st_mtime >= began  # the folder is renamed into place when it is built
         say(f"{what} in {seconds:.0f} s ({'built' if built else 'cached'}: {folder.name})")
 
-    say("fine-tuning (cached by content; a few minutes on one core the first time) …")
-    tuned = fine_tune_models(recipe, progress=False, on_model=ready)
+    tuned = shipped_teachers(recipe)
+    if recipe.spec.student.sft is not None or any(t.sft is not None for t in recipe.spec.teachers.values()):
+        say("fine-tuning (cached by content; a few minutes on one core the first time) …")
+        tuned.update(fine_tune_models(recipe, progress=False, on_model=ready))
     folders: dict[str, str] = {}
     for field, folder in tuned.items():
         role = "student" if field == "student" else "teacher"

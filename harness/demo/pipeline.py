@@ -3,7 +3,8 @@
 Four stages, each timed and reported:
 
 1. inputs: the tiny zoo and every synthetic dataset the demo names (built once, cached);
-2. models: per family, in parallel, the fine-tuned teacher and the pretrained student,
+2. models: per family, in parallel, the teacher (shipped and checked, or fine-tuned) and
+   the pretrained student where the demo has one,
    each evaluated on its own (clean, text-only, two corruptions);
 3. students: the demo study (ablations/tiny/demo.yaml) through the sweep, two workers:
    every method × family × seed is an ordinary run directory, evaluated after training;
@@ -30,7 +31,7 @@ from typing import Callable
 import yaml
 
 from harness.demo.models import Prepared, build_inputs, prepare_family
-from harness.demo.plan import REFERENCE_VARIANT, DemoPlan, effective_ablation, families
+from harness.demo.plan import FAMILIES, REFERENCE_VARIANT, DemoPlan, effective_ablation, families
 from harness.demo.report import PRETRAINED, TEACHER, stamp, write_report
 from harness.files import atomic_write_text
 from harness.logs import records_from_workers, send_records_to
@@ -50,6 +51,14 @@ def _pool(n: int):
     with records_from_workers(context) as queue, ProcessPoolExecutor(
             max_workers=n, mp_context=context, initializer=send_records_to, initargs=(queue,)) as pool:
         yield pool
+
+
+def build_demo_teachers(*, workers: int = 2) -> list[Path]:
+    """Rebuild every family's shipped demo teacher (harness/demo/teachers.py), families in parallel."""
+    from harness.demo.teachers import build_teacher
+
+    with _pool(max(1, min(workers, len(FAMILIES)))) as pool:
+        return list(pool.map(build_teacher, FAMILIES))
 
 
 def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None) -> DemoPlan:
@@ -96,7 +105,7 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     timings["inputs"] = time.perf_counter() - t
     echo(f"demo [1/4] done in {timings['inputs']:.0f} s")
 
-    echo(f"demo [2/4] fine-tuning the teachers and pretraining the students of {', '.join(fams)} "
+    echo(f"demo [2/4] the teachers (and any pretrained students) of {', '.join(fams)} "
          "(in parallel), then evaluating each")
     t = time.perf_counter()
     threads = max(1, (os.cpu_count() or 1) // max(1, len(fams)))
@@ -126,7 +135,8 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     labels = {}
     for p in prepared:
         labels[p.evals["teacher"]] = TEACHER
-        labels[p.evals["student"]] = PRETRAINED
+        if "student" in p.evals:  # a demo whose students start from the zoo has no pretrained row
+            labels[p.evals["student"]] = PRETRAINED
     spec = ablation.recipe(REFERENCE_VARIANT.format(family=fams[0]), {}, ablation.seeds[0]).spec
     settings = list(spec.eval.settings)
     timings["report"] = 0.0

@@ -26,6 +26,9 @@ FAMILIES = ("internvl3", "qwen2_5_vl")
 REFERENCE_VARIANT = "{family}_agp"
 BASELINE_METHOD = "SFT (CE only)"
 MULTI_AGP = "multi-teacher: AGP"
+#: Table 3's rows, in the paper's order.
+METHODS = (BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
+           "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP)
 
 # quick: every size cut down (synthetic counts, steps, generation length)
 QUICK_DATA = {"train": 24, "eval": 24}
@@ -76,9 +79,22 @@ def _shrink(node: Any) -> Any:
     return out
 
 
+def _absolute_model_paths(node: Any, folder: Path) -> Any:
+    """A copy of ``node`` with every model ``path`` (a mapping with ``family`` and ``path``) made
+    absolute against ``folder``, so the written ablation loads the shipped teachers from anywhere."""
+    if isinstance(node, list):
+        return [_absolute_model_paths(v, folder) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _absolute_model_paths(v, folder) for k, v in node.items()}
+    if "family" in out and isinstance(out.get("path"), str):
+        out["path"] = str((folder / out["path"]).resolve())
+    return out
+
+
 def effective_ablation(source: Path = DEMO_ABLATION, *, quick: bool = False) -> dict[str, Any]:
-    """The demo's ablation as data, with ``base`` made absolute (and shrunk when ``quick``)."""
-    data = copy.deepcopy(_read(source))
+    """The demo's ablation as data, with ``base`` and model paths made absolute (and shrunk when ``quick``)."""
+    data = _absolute_model_paths(copy.deepcopy(_read(source)), source.parent)
     data["base"] = str((source.parent / data["base"]).resolve())
     if not quick:
         return data

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.demo.plan import BASELINE_METHOD, MULTI_AGP
+from harness.demo.plan import BASELINE_METHOD, METHODS, MULTI_AGP
 from harness.files import atomic_write_text
 from harness.report import plots, render
 from harness.report.findings import write_findings
@@ -108,8 +108,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
 
     table3 = build_table(students, TableSpec(
         name="table3_methods", kind="table3", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
-        order=(BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
-               "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP),
+        order=METHODS,
         caption="Analogue of the paper's Table 3: every method against plain SFT, per family"), options=options)
     sections.append(Section(
         "table3", "Table 3 analogue: single teachers, multi-teacher combiners",

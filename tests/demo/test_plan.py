@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import yaml
 
-from harness.demo.plan import (BASELINE_METHOD, DEMO_ABLATION, FAMILIES, MULTI_AGP, QUICK_DATA, QUICK_STEPS,
-                               REFERENCE_VARIANT, effective_ablation, families)
+from harness.demo.plan import (DEMO_ABLATION, FAMILIES, METHODS, QUICK_DATA, QUICK_STEPS, REFERENCE_VARIANT,
+                               effective_ablation, families)
 from harness.sweep.ablation import load_ablation
 
-METHODS = {BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
-           "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP}
 
 
 def test_demo_study_has_every_method_for_both_families_with_two_seeds():
@@ -22,7 +20,7 @@ def test_demo_study_has_every_method_for_both_families_with_two_seeds():
         assert all(t.family == spec.student.family for t in spec.teachers.values()), variant
         assert set(spec.eval.settings) == {"clean", "text_only", "fog", "low_light"}
         assert spec.eval.judge.name == "rubric"
-    assert by_family == {f: METHODS for f in FAMILIES}
+    assert by_family == {f: set(METHODS) for f in FAMILIES}
 
 
 def test_every_run_of_a_family_shares_one_teacher_and_one_pretrained_student():
@@ -70,3 +68,15 @@ def test_quick_form_cuts_every_size_and_keeps_the_structure(tmp_path):
     assert families(quick) == list(FAMILIES)
     assert all(REFERENCE_VARIANT.format(family=f) in ablation.spec.variants for f in FAMILIES)
     assert full["variants"] == effective_ablation()["variants"]  # the full form was not touched
+
+
+def test_model_paths_in_the_demo_file_are_made_absolute_against_it(tmp_path):
+    """A teacher named by ``path`` (a shipped demo teacher) loads from wherever the effective file is written."""
+    source = tmp_path / "demo.yaml"
+    data = yaml.safe_load(DEMO_ABLATION.read_text())
+    data["base"] = str((DEMO_ABLATION.parent / data["base"]).resolve())
+    data["overrides"]["teachers"]["perception_teacher"] = {"family": "internvl3", "path": "teachers/internvl3"}
+    source.write_text(yaml.safe_dump(data))
+    effective = effective_ablation(source)
+    assert effective["overrides"]["teachers"]["perception_teacher"]["path"] == str(tmp_path / "teachers" / "internvl3")
+    assert effective["overrides"]["teachers"]["reasoning_teacher"].get("path") is None  # zoo models untouched

@@ -1,0 +1,91 @@
+"""Demo teachers built once by this module and shipped with the repository as checksummed folders.
+
+Why: a teacher worth distilling (one that reads the referred object's colour off its
+56 px image; issue 19, docs/demo.md) takes about 2,000 steps of fine-tuning, six or more
+minutes of one core per family, which the demo's 15-minute budget cannot hold next to
+its student runs. `harness demo --build-teachers` fine-tunes each family's tiny
+``teacher_s`` with the harness's own SFT (:func:`harness.train.sft.train_teacher`) on the
+settings in :data:`BUILD` and writes it as an ordinary HF folder under
+``ablations/tiny/teachers/<family>/`` with ``build.json`` (the settings, losses and
+seconds) and ``checksums.json``. A demo recipe that names a teacher by ``path`` (and no
+``sft``) gets it checked against its checksums before the demo uses it
+(:func:`harness.demo.models.shipped_teachers`). Rebuilding is deterministic on one
+machine (fixed seeds, one thread); another machine's weights may differ in the last
+bits, which is why the folders would be shipped and not rebuilt.
+
+The demo file on main still fine-tunes its teachers in the demo itself; no teacher is
+shipped yet (docs/demo.md, "Not done").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.paths import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+TEACHERS_DIR = REPO_ROOT / "ablations" / "tiny" / "teachers"
+BUILD_FILE = "build.json"
+#: What every demo teacher is: the tiny zoo's teacher_s fine-tuned on 1,600 colour questions.
+BUILD: dict[str, Any] = {
+    "zoo": "teacher_s",
+    "data": {"name": "synthetic", "seed": 0, "train": 1600, "eval": 8, "templates": ["object_colour"],
+             "corruptions": []},
+    "sft": {"epochs": 20, "lr": 2.0e-3, "batch_size": 16, "max_steps": 2000, "seed": 0},
+}
+
+
+def teacher_folder(family: str, root: Path = TEACHERS_DIR) -> Path:
+    return root / family
+
+
+def check_teacher(folder: Path) -> Path:
+    """``folder`` when it is a complete shipped teacher (checksums match), else a one-line error."""
+    from harness.integrity import CorruptArtifact, verify_checksums
+
+    if not (folder / "checksums.json").is_file():
+        raise HarnessError(f"{folder}: no shipped demo teacher here; build it with `harness demo --build-teachers`")
+    try:
+        verify_checksums(folder, what="demo teacher")
+    except CorruptArtifact as exc:
+        raise HarnessError(f"{exc}; rebuild it with `harness demo --build-teachers`") from None
+    return folder
+
+
+def build_teacher(family: str, root: Path = TEACHERS_DIR, build: dict[str, Any] = BUILD) -> Path:
+    """Fine-tune ``family``'s teacher_s on ``build``'s data and settings; write it to ``root/family``."""
+    import torch
+
+    from harness import components  # noqa: F401  (registries)
+    from harness.integrity import write_checksums
+    from harness.models import load_model
+    from harness.models.base import quiet_progress
+    from harness.recipe.schema import SFTSpec
+    from harness.registry import DATASETS
+    from harness.files import atomic_folder
+    from harness.train.sft import train_teacher
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    settings = dict(build["sft"])
+    seed = settings.pop("seed")
+    samples = DATASETS.build(build["data"], field="demo teacher data").train_samples()
+    loaded = load_model({"family": family, "zoo": build["zoo"]})
+    losses = train_teacher(loaded, samples, SFTSpec(**settings), seed, progress=False)
+    final = teacher_folder(family, root)
+    with atomic_folder(final) as tmp:  # replaces an older build only once the new one is complete
+        with quiet_progress():
+            loaded.model.save_pretrained(tmp)
+            loaded.processor.save_pretrained(tmp)
+        note = {"family": family, **build, "samples": len(samples), "loss": losses,
+                "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
+        (tmp / BUILD_FILE).write_text(json.dumps(note, indent=2) + "\n")
+        write_checksums(tmp)
+    log.info("built the %s demo teacher in %.0f s → %s", family, time.perf_counter() - start, final)
+    return final
