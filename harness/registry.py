@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from harness.models.base import FamilyAdapter
     from harness.signals.kinds import SignalKind
     from harness.signals.losses import Loss
+    from harness.signals.recorder import Recorder
     from harness.train.reweighting import Reweighting
 
 T = TypeVar("T")
@@ -239,6 +240,9 @@ DATASETS: Registry[type["Dataset"]] = Registry(
 SIGNALS: Registry[type["SignalKind"]] = Registry(
     "signals", "what is distilled from a teacher (attention maps, hidden states, logits)",
     base="harness.signals.kinds:SignalKind", autoload=True)
+RECORDERS: Registry[type["Recorder"]] = Registry(
+    "recorders", "what a signal's targets are read from a forward pass and how they are stored",
+    base="harness.signals.recorder:Recorder", autoload=True)
 MATCHINGS: Registry[Callable] = Registry(
     "matchings", "how student layers are paired with teacher layers", autoload=True)
 LOSSES: Registry[type["Loss"]] = Registry(
@@ -256,7 +260,7 @@ CORRUPTIONS: Registry[Callable] = Registry("corruptions", "image corruptions for
 
 REGISTRIES: dict[str, Registry] = {
     r.kind: r
-    for r in (FAMILIES, DATASETS, SIGNALS, MATCHINGS, LOSSES, COMBINERS, REWEIGHTINGS, JUDGES, CORRUPTIONS)
+    for r in (FAMILIES, DATASETS, SIGNALS, RECORDERS, MATCHINGS, LOSSES, COMBINERS, REWEIGHTINGS, JUDGES, CORRUPTIONS)
 }
 
 

@@ -1,24 +1,31 @@
 """Signal kinds: what is read from a model and which entries of it a loss compares.
 
-Each kind names what it needs from a forward pass (attention maps of some layers,
-hidden states of some layers, or the output logits) and builds the boolean mask
-of entries that count, from the batch alone. The mask is the same for student
-and teacher because both see the same token layout (checked beforehand).
+Each kind names the recorder that reads what it needs from a forward pass
+(``needs``, a name in ``RECORDERS``: ``attention`` maps of some layers, ``hidden``
+states of some layers, the output ``logits``, or any registered recorder;
+:mod:`harness.signals.recorder`) and builds the boolean mask of entries that
+count, from the batch alone. The mask is the same for student and teacher because
+both see the same token layout (checked beforehand).
 """
 
 from __future__ import annotations
 
 import torch
 
-from harness.registry import SIGNALS
+from harness.registry import RECORDERS, SIGNALS
 
 
 class SignalKind:
-    """Base: ``needs`` is ``attention``, ``hidden`` or ``logits``; ``uses_layers`` says if a layer spec applies."""
+    """Base: ``needs`` names its recorder (``RECORDERS``); ``uses_layers`` says if a layer spec applies."""
 
     needs: str = "attention"
     uses_layers: bool = True
     version: int = 1  # enters every run's identity: bump it when a change alters the signal
+
+    @property
+    def recorder(self):
+        """The recorder that captures, stores and pads this signal's tensors."""
+        return RECORDERS.get(self.needs)()
 
     def entry_mask(self, batch) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

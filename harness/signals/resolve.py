@@ -122,11 +122,11 @@ def signal_loss(plan: SignalPlan, loss, student_maps: Mapping[int, torch.Tensor]
     if len(targets) != len(plan.student_layers):
         raise SignalError(f"signal {plan.type}: {len(targets)} targets for {len(plan.student_layers)} student layers")
     mask = plan.kind.entry_mask(batch)
+    recorder = plan.kind.recorder
     losses = []
     for layer, target in zip(plan.student_layers, targets):
         student_map = student_maps[layer]
-        compared = slice(None, -1) if plan.kind.needs == "hidden" else slice(None)
-        if student_map.shape[compared] != target.shape[compared]:
+        if not recorder.comparable(student_map, target):
             raise SignalError(
                 f"signal {plan.type}: student {plan.student} (sequence length {student_map.shape[1]}) and teacher "
                 f"{plan.teacher} (sequence length {target.shape[1]}) give signals of shapes {tuple(student_map.shape)} "
@@ -134,9 +134,3 @@ def signal_loss(plan: SignalPlan, loss, student_maps: Mapping[int, torch.Tensor]
             )
         losses.append(loss(student_map, target.to(student_map.device), mask.to(student_map.device)))
     return torch.stack(losses).mean()
-
-
-def hidden_states_of(outputs, layers: Sequence[int]) -> dict[int, torch.Tensor]:
-    """Decoder-layer outputs from a forward run with ``output_hidden_states=True`` (index 0 is the embeddings)."""
-    states = outputs.hidden_states
-    return {int(i): states[int(i) + 1] for i in layers}

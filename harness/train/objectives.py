@@ -3,9 +3,11 @@
 Each objective is a named scalar per micro-batch, already multiplied by its
 static weight and, for capability teachers, by the capability mixing factor of
 each sample (Drive-KD scales every gradient by weight × mixing before combining).
-The student's forward pass runs once with attention captured on the union of the
-layers any objective needs; teacher targets come from a :mod:`targets` provider
-(cached on disk or computed live), so this module never runs a teacher.
+The student's forward pass runs once with every objective's recorder tapping it
+(:class:`harness.signals.Recording`: attention captured on the union of the layers
+the attention objectives need, hidden states, logits, …); teacher targets come from
+a :mod:`targets` provider (cached on disk or computed live), so this module never
+runs a teacher and never asks what kind of tensor a signal is.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch import nn
 
 from harness.data.types import CAPABILITIES
 from harness.registry import LOSSES
-from harness.signals import AttentionCapture, SignalPlan, hidden_states_of, resolve_signal
+from harness.signals import Recorder, Recording, SignalPlan, requests, resolve_signal
 from harness.train.mixing import DRIVEKD_MIXING, mixing_factors
 
 
@@ -35,7 +37,12 @@ class DistillObjective:
 
     @property
     def needs(self) -> str:
+        """The name of the recorder that captures this objective's tensors."""
         return self.plan.kind.needs
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.plan.kind.recorder
 
     def describe(self) -> dict[str, Any]:
         """What identifies this objective's teacher targets (part of the cache key)."""
@@ -52,9 +59,7 @@ class StudentOutputs:
     """What one student forward produced for the objectives."""
 
     ce: torch.Tensor
-    attention: dict[int, torch.Tensor] = field(default_factory=dict)
-    hidden: dict[int, torch.Tensor] = field(default_factory=dict)
-    logits: torch.Tensor | None = None
+    taken: dict[str, dict] = field(default_factory=dict)  # recorder name → its tensors by layer
 
 
 class ObjectiveSet:
@@ -76,14 +81,9 @@ class ObjectiveSet:
 
     # -- what the student forward must produce -----------------------------------------
 
-    def student_attention_layers(self) -> list[int]:
-        return sorted({l for d in self.distill if d.needs == "attention" for l in d.plan.student_layers})
-
-    def student_hidden_layers(self) -> list[int]:
-        return sorted({l for d in self.distill if d.needs == "hidden" for l in d.plan.student_layers})
-
-    def needs_logits(self) -> bool:
-        return any(d.needs == "logits" for d in self.distill)
+    def student_requests(self) -> dict[str, list[int]]:
+        """What the student forward must record: recorder name → the student layers any objective needs."""
+        return requests((d.needs, d.plan.student_layers) for d in self.distill)
 
     def extra_parameters(self) -> list[nn.Parameter]:
         """Learned parts of losses (the hidden-state projection), trained with the student."""
@@ -93,23 +93,17 @@ class ObjectiveSet:
         """Create learned projections before the optimizer is built."""
         for d in self.distill:
             prepare = getattr(d.loss, "prepare", None)
-            if prepare is not None and d.needs == "hidden":
-                prepare(_hidden_width(self.student.model), _hidden_width(teachers[d.teacher].model))
+            widths = d.recorder.width(self.student), d.recorder.width(teachers[d.teacher])
+            if prepare is not None and None not in widths:
+                prepare(*widths)
 
     # -- one micro-batch ---------------------------------------------------------------
 
     def forward_student(self, batch) -> StudentOutputs:
         """One student forward with the requested layers captured (differentiable)."""
-        model = self.student.model
-        hidden_layers = self.student_hidden_layers()
-        with AttentionCapture(self.student, self.student_attention_layers(), grad=True) as cap:
-            out = model(**batch.model_inputs(with_labels=True), output_hidden_states=bool(hidden_layers))
-        return StudentOutputs(
-            ce=out.loss,
-            attention=dict(cap.maps),
-            hidden=hidden_states_of(out, hidden_layers) if hidden_layers else {},
-            logits=out.logits if self.needs_logits() else None,
-        )
+        with Recording(self.student, self.student_requests(), grad=True) as rec:
+            out = self.student.model(**batch.model_inputs(with_labels=True), **rec.forward_kwargs)
+        return StudentOutputs(ce=out.loss, taken=rec.read(out))
 
     def losses(self, outputs: StudentOutputs, batch, targets: Mapping[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Weighted (and mixed) scalar loss of every objective, in ``self.names`` order."""
@@ -141,12 +135,7 @@ class ObjectiveSet:
     def per_sample_loss(d: DistillObjective, outputs: StudentOutputs, batch, targets: list[torch.Tensor]) -> torch.Tensor:
         """[B] loss of one objective: each sample's mean over its matched layers."""
         mask = d.plan.kind.entry_mask(batch)
-        if d.needs == "logits":
-            signals = [outputs.logits]
-        elif d.needs == "hidden":
-            signals = [outputs.hidden[l] for l in d.plan.student_layers]
-        else:
-            signals = [outputs.attention[l] for l in d.plan.student_layers]
+        signals = d.recorder.signals(outputs.taken[d.needs], d.plan)
         if len(signals) != len(targets):
             raise ValueError(f"objective {d.name}: {len(targets)} targets for {len(signals)} student signals")
         rows = []
@@ -157,8 +146,3 @@ class ObjectiveSet:
             ]
             rows.append(torch.stack(per_layer).mean())
         return torch.stack(rows)
-
-
-def _hidden_width(model: nn.Module) -> int:
-    config = getattr(model.config, "text_config", model.config)
-    return int(config.hidden_size)

@@ -19,6 +19,7 @@ import torch
 from harness.combine.reference import vector_form
 from harness.data.collate import collate_train
 from harness.models import load_model
+from harness.registry import RECORDERS
 from harness.train.objectives import ObjectiveSet, StudentOutputs
 
 
@@ -47,26 +48,15 @@ class ReferenceStep:
     def losses(self, samples: Sequence) -> dict[str, torch.Tensor]:
         batch = collate_train(samples, self.student)
         out = self.student.model(**batch.model_inputs(with_labels=True), output_attentions=True, output_hidden_states=True)
-        outputs = StudentOutputs(
-            ce=out.loss,
-            attention={i: a.mean(dim=1) for i, a in enumerate(out.attentions)},
-            hidden={i: h for i, h in enumerate(out.hidden_states[1:])},
-            logits=out.logits,
-        )
+        recorders = {d.needs: RECORDERS.get(d.needs)() for d in self.objectives.distill}
+        outputs = StudentOutputs(ce=out.loss, taken={name: r.eager(out) for name, r in recorders.items()})
         targets = {}
         for d in self.objectives.distill:
             teacher = self.teachers[d.teacher]
             tb = collate_train(samples, teacher)
             with torch.no_grad():
                 t_out = teacher.model(**tb.model_inputs(), output_attentions=True, output_hidden_states=True)
-            if d.needs == "attention":
-                maps = [a.mean(dim=1) for a in t_out.attentions]
-            elif d.needs == "hidden":
-                maps = list(t_out.hidden_states[1:])
-            else:
-                targets[d.name] = [t_out.logits]
-                continue
-            targets[d.name] = [torch.stack([maps[t] for t in group]).mean(dim=0) for group in d.plan.teacher_groups]
+            targets[d.name] = d.recorder.targets(recorders[d.needs].eager(t_out), d.plan)
         return self.objectives.losses(outputs, batch, targets)
 
     def update(self, samples: Sequence, generator: torch.Generator) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Teacher targets for the distillation objectives: cached on disk, or computed live.
 
 ``TeacherCache`` turns the teachers into per-objective targets (the head-mean maps
-of the matched teacher-layer groups, hidden states or logits). In ``disk`` mode
+of the matched teacher-layer groups, hidden states, logits: whatever each
+objective's recorder, :mod:`harness.signals.recorder`, reads). In ``disk`` mode
 each objective's targets for the whole training set are computed once, keyed by a
 hash of (teacher weights, data, prompt template, signal), stored as float16
 safetensors shards, and reused by every epoch, seed and sweep trial with the same
@@ -10,7 +11,8 @@ computed per batch, for data too large to store. Both paths produce identical
 tensors up to float16 rounding of the stored copy (a test checks the losses).
 
 Targets are stored per sample trimmed to that sample's own length (training
-batches are right-padded), and padded back to the student batch's length on read.
+batches are right-padded), and padded back to the student batch's length on read;
+the objective's recorder says how (``trim``, ``pad``, ``collate``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from harness.data.types import TrainSample
 from harness.errors import HarnessError
 from harness.integrity import content_hash, remove_stale_builds
 from harness.paths import cache_dir
-from harness.signals import AttentionCapture, check_same_layout, hidden_states_of, teacher_targets
+from harness.signals import Recording, check_same_layout, requests
 from harness.train.identity import TARGETS_VERSION
 from harness.train.objectives import DistillObjective, ObjectiveSet
 from harness.locks import BuildLock
@@ -73,16 +75,7 @@ class TeacherCache:
         self.root = Path(root) if root else cache_dir() / "targets"
         self.batch_size = batch_size
         self.progress = progress
-        self.keys = {
-            d.name: content_hash({
-                "version": TARGETS_VERSION,
-                "teacher": teacher_ids[d.teacher],
-                "data": data_id,
-                "template": template_id,
-                "signal": d.describe(),
-            })
-            for d in objectives.distill
-        }
+        self.keys = {d.name: content_hash(store_key(d, teacher_ids[d.teacher], data_id, template_id)) for d in objectives.distill}
         self.stores: dict[str, TargetStore] = {}
         self.teacher_seconds = 0.0  # time spent in teacher forwards (benchmarks read it)
         self.teacher_forwards = 0
@@ -126,7 +119,7 @@ class TeacherCache:
         teacher = self.teachers[teacher_key]
         probe = samples[: min(len(samples), self.batch_size)]
         probe_targets, probe_batch = self.compute(teacher_key, objs, probe)
-        per_sample = sum(_stored_bytes(probe_targets[d.name], probe_batch, d.needs) for d in objs) / max(1, len(probe))
+        per_sample = sum(_stored_bytes(d, probe_targets[d.name], probe_batch) for d in objs) / max(1, len(probe))
         names = ", ".join(d.name for d in objs)
         log.info("teacher cache: %s → %s: ≈%s for %d samples (float16) under %s",
                  teacher.name, names, human_bytes(per_sample * len(samples)), len(samples), self.root)
@@ -143,7 +136,7 @@ class TeacherCache:
                 for i, sample in enumerate(chunk):
                     n = int(lengths[i])
                     for d in objs:
-                        writers[d.name].add(sample.id, {f"t{j}": _trim(t[i], n, d.needs) for j, t in enumerate(targets[d.name])})
+                        writers[d.name].add(sample.id, {f"t{j}": d.recorder.trim(t[i], n) for j, t in enumerate(targets[d.name])})
                 bar.update(len(chunk))
             bar.close()
             for w in writers.values():
@@ -164,25 +157,15 @@ class TeacherCache:
             tb = collate_train(samples, teacher)
             if student_batch is not None:
                 check_same_layout(self.objectives.student.name, teacher.name, student_batch, tb)
-        attention_layers = sorted({l for d in objs if d.needs == "attention" for l in d.plan.teacher_layers})
-        hidden_layers = sorted({l for d in objs if d.needs == "hidden" for l in d.plan.teacher_layers})
         device = next(teacher.model.parameters()).device
         tb = tb.to(device)
         start = time.perf_counter()
-        with torch.no_grad(), AttentionCapture(teacher, attention_layers, grad=False) as cap:
-            out = teacher.model(**tb.model_inputs(), output_hidden_states=bool(hidden_layers))
+        with torch.no_grad(), Recording(teacher, requests((d.needs, d.plan.teacher_layers) for d in objs), grad=False) as rec:
+            out = teacher.model(**tb.model_inputs(), **rec.forward_kwargs)
         self.teacher_seconds += time.perf_counter() - start
         self.teacher_forwards += 1
-        hidden = hidden_states_of(out, hidden_layers) if hidden_layers else {}
-        targets = {}
-        for d in objs:
-            if d.needs == "attention":
-                targets[d.name] = teacher_targets(d.plan, cap.maps)
-            elif d.needs == "hidden":
-                targets[d.name] = teacher_targets(d.plan, hidden)
-            else:
-                targets[d.name] = [out.logits.detach()]
-        return targets, tb
+        taken = rec.read(out)
+        return {d.name: d.recorder.targets(taken[d.needs], d.plan) for d in objs}, tb
 
     # -- reading -----------------------------------------------------------------------
 
@@ -211,40 +194,27 @@ class TeacherCache:
                 stored = store.get(sample.id)
                 row = [stored[f"t{j}"] for j in range(len(stored))]
                 n = int(lengths[i])
-                if row and row[0].shape[0] != n:
+                if row and d.recorder.length(row[0]) != n:
                     raise HarnessError(
-                        f"teacher cache: sample '{sample.id}' has {row[0].shape[0]} tokens for teacher "
+                        f"teacher cache: sample '{sample.id}' has {d.recorder.length(row[0])} tokens for teacher "
                         f"{self.teacher_names[d.teacher]} but {n} for student {self.objectives.student.name}; "
                         "the token layouts differ"
                     )
-                rows.append([_pad(t.float(), seq, d.needs) for t in row])
-            out[d.name] = [torch.stack([r[j] for r in rows]) for j in range(len(rows[0]))]
+                rows.append(row)
+            out[d.name] = [d.recorder.collate([r[j] for r in rows], seq) for j in range(len(rows[0]))]
         return out
 
 
-def _trim(t: torch.Tensor, n: int, needs: str) -> torch.Tensor:
-    return t[:n, :n] if needs == "attention" else t[:n]
+def store_key(d: DistillObjective, teacher_id: str, data_id: str, template_id: str) -> dict:
+    """What one objective's stored targets depend on (hashed, it names the store's folder)."""
+    key = {"version": TARGETS_VERSION, "teacher": teacher_id, "data": data_id, "template": template_id,
+           "signal": d.describe()}
+    if d.recorder.version != 1:  # version-1 recorders keep the keys their stores had before recorders existed
+        key["recorder"] = {"name": d.needs, "version": d.recorder.version}
+    return key
 
 
-def _pad(t: torch.Tensor, seq: int, needs: str) -> torch.Tensor:
-    n = t.shape[0]
-    if n == seq:
-        return t
-    if needs == "attention":
-        out = t.new_zeros(seq, seq)
-        out[:n, :n] = t
-        return out
-    out = t.new_zeros((seq, *t.shape[1:]))
-    out[:n] = t
-    return out
-
-
-def _stored_bytes(targets: list[torch.Tensor], batch, needs: str) -> float:
-    lengths = batch.attention_mask.sum(dim=1).float()
-    total = 0.0
-    for t in targets:
-        if needs == "attention":
-            total += float((lengths**2).sum()) * 2
-        else:
-            total += float(lengths.sum()) * t.shape[-1] * 2
-    return total
+def _stored_bytes(d: DistillObjective, targets: list[torch.Tensor], batch) -> float:
+    """float16 bytes the probe batch's targets take once trimmed (the size estimate printed before a build)."""
+    lengths = batch.attention_mask.sum(dim=1).tolist()
+    return float(sum(d.recorder.trim(t[i], int(n)).numel() * 2 for t in targets for i, n in enumerate(lengths)))
