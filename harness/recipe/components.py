@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from harness.data.types import CAPABILITIES, DRIVEKD_MIXING
 from harness.errors import HarnessError, RecipeError
-from harness.recipe.schema import Component, ModelSpec, Recipe
+from harness.recipe.schema import Component, ModelSpec, Recipe, SignalSpec
 from harness.registry import REGISTRIES, Registry, did_you_mean, registry
 from harness.signals.layers import LayerSpecError, parse_layer_spec
 
@@ -47,6 +47,19 @@ def check_model(spec: ModelSpec, *, field: str, file: str | None) -> None:
                 file=file,
                 field=f"{field}.{key}",
             )
+
+
+def signal_options(signal: SignalSpec, *, field: str, file: str | None, fill: bool = False) -> dict[str, Any]:
+    """The signal kind's options (the spec's keys beyond its fields), checked against the kind
+    (with ``fill``, its defaults added); a key that is a misspelt field says so."""
+    try:
+        return REGISTRIES["signals"].options({"name": signal.type, **signal.options}, field=field, file=file, fill=fill)
+    except RecipeError:
+        for key in signal.options:
+            hint = did_you_mean(key, list(SignalSpec.model_fields))
+            if hint:
+                raise RecipeError(f"unknown key '{key}'{hint}", file=file, field=f"{field}.{key}") from None
+        raise
 
 
 def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
@@ -86,6 +99,7 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
                 field=f"{where}.teacher",
             )
         _get(REGISTRIES["signals"], obj.signal.type, field=f"{where}.signal.type", file=file)
+        signal_options(obj.signal, field=f"{where}.signal", file=file)
         _get(REGISTRIES["matchings"], obj.signal.matching, field=f"{where}.signal.matching", file=file)
         try:
             parse_layer_spec(obj.signal.layers)
@@ -198,6 +212,10 @@ def resolve(recipe: Recipe, data: dict[str, Any], *, file: str | None) -> tuple[
     for mspec in (recipe.student, *recipe.teachers.values()):
         note("families", mspec.family)
     teacher_objectives = [o for n, o in recipe.objectives.items() if n != "ce"]
+    for name, obj in recipe.objectives.items():
+        if name != "ce":
+            where = f"objectives.{name}.signal"
+            data["objectives"][name]["signal"].update(signal_options(obj.signal, field=where, file=file, fill=True))
     for obj in teacher_objectives:
         note("signals", obj.signal.type)
         note("matchings", obj.signal.matching)

@@ -108,7 +108,7 @@ def render() -> str:
         for name, field in model.model_fields.items():
             lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |")
         if model.model_config.get("extra") == "allow":
-            lines.append("| *other keys* | | | options of the named component |")
+            lines.append(f"| *other keys* | | | {getattr(model, 'other_keys', 'options of the named component')} |")
         lines.append("")
     lines += ["## Default capability mixing", "", "Rows: the sample's capability; columns: the objective's capability.", ""]
     caps = list(DRIVEKD_MIXING)

@@ -8,7 +8,7 @@ way as a built-in's. docs/recipes.md is generated from these classes.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -117,7 +117,16 @@ class TeacherSpec(ModelSpec):
 
 
 class SignalSpec(Strict):
-    """What a teacher objective distils: an attention map (or hidden states / logits) of some layers."""
+    """What a teacher objective distils: an attention map (or hidden states / logits) of some layers.
+
+    Any other key is an option of the signal kind, checked against it like a component's
+    (`text_to_vision` takes `rows: after_image | all`; `harness ls signals`).
+    """
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+    other_keys: ClassVar[str] = ("options of the signal kind (`text_to_vision`: `rows`, `after_image` (default: rows "
+                                 "before the sample's first image token left out) or `all` (every non-image row, as "
+                                 "the released loss; the paper recipes))")
 
     type: str = Field(description="registered signal: text_to_vision, full, … (`harness ls signals`)")
     layers: Any = Field("first", description="layer spec: first, penultimate, last, an int, a list or {start, end}")
@@ -135,6 +144,11 @@ class SignalSpec(Strict):
                 raise ValueError("give either 'attention' or 'type', not both")
             value["type"] = value.pop("attention")
         return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The signal kind's options (every key that is not a field above)."""
+        return dict(self.model_extra or {})
 
     @model_validator(mode="after")
     def _pairs_need_matching(self) -> "SignalSpec":

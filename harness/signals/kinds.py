@@ -10,6 +10,8 @@ both see the same token layout (checked beforehand).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from harness.registry import RECORDERS, SIGNALS
@@ -31,15 +33,43 @@ class SignalKind:
         raise NotImplementedError
 
 
+ROWS = ("after_image", "all")
+
+
 @SIGNALS.register("text_to_vision")
 class TextToVision(SignalKind):
-    """Attention of non-image tokens (rows) to image tokens (columns), a block of the full softmax map."""
+    """Attention of non-image tokens (rows) to image tokens (columns), a block of the full softmax map.
+
+    ``rows``: ``after_image`` (the default) leaves out the rows of tokens placed before the
+    sample's first image token: under causal attention they cannot attend to any image token,
+    so their block rows are zero for student and teacher alike and would only dilute the mean.
+    ``all`` keeps every non-image row, as Drive-KD's released trainer does (the paper
+    recipes say so). The block is never renormalised either way.
+    """
+
+    version = 2  # 2: rows (after_image by default; version 1 compared every non-image row)
+
+    def __init__(self, rows: Literal["after_image", "all"] = "after_image"):
+        if rows not in ROWS:
+            raise ValueError(f"rows '{rows}' is not one of {', '.join(ROWS)}")
+        self.rows = rows
 
     def entry_mask(self, batch) -> torch.Tensor:
         valid = batch.attention_mask.bool()
         image = batch.image_mask.bool() & valid
         rows = valid & ~image
+        if self.rows == "after_image":
+            rows = rows & after_first_image(image)
         return rows[:, :, None] & image[:, None, :]
+
+
+def after_first_image(image: torch.Tensor) -> torch.Tensor:
+    """[B, S] booleans: positions at or after each sample's first image token (none without images).
+
+    Positions are the sequence's own indices, so left and right padding alike are handled,
+    and with several images the first one decides (a later row sees at least that image).
+    """
+    return image.to(torch.int32).cumsum(dim=1) > 0
 
 
 @SIGNALS.register("full")

@@ -22,6 +22,10 @@ from harness.signals.layers import LayerSpecError, parse_layer_spec
 from harness.signals.matching import MatchingError
 
 
+#: The keys of a signal spec that are not its kind's options (the recipe's ``SignalSpec`` fields).
+SPEC_KEYS = ("type", "attention", "layers", "matching", "pairs", "heads")
+
+
 class SignalError(HarnessError, ValueError):
     """A signal that cannot be applied to this student/teacher pair."""
 
@@ -54,10 +58,17 @@ def _field(spec: Any, key: str, default=None):
     return default if value is None else value
 
 
+def kind_options(spec: Any) -> dict[str, Any]:
+    """The signal kind's own options in a spec: every key that is not a field of the signal."""
+    if isinstance(spec, Mapping):
+        return {k: v for k, v in spec.items() if k not in SPEC_KEYS}
+    return dict(getattr(spec, "options", {}) or {})
+
+
 def resolve_signal(spec: Any, student, teacher) -> SignalPlan:
     """Resolve a signal spec (dict or recipe object) for a student and a teacher :class:`LoadedVLM`."""
     kind_name = _field(spec, "type")
-    kind = SIGNALS.build(kind_name, field="signal.type")
+    kind = SIGNALS.build({"name": kind_name, **kind_options(spec)}, field="signal")
     matching = _field(spec, "matching", "none")
     heads = _field(spec, "heads", "mean")
     if heads != "mean":

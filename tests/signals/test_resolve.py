@@ -112,7 +112,7 @@ def test_captured_signal_loss_equals_the_eager_plain_path(family, signal, load_z
 def test_text_to_vision_mask_is_the_block(load_zoo, samples):
     student = load_zoo("internvl3", "student")
     batch = collate_train(samples, student)
-    mask = SIGNALS.get("text_to_vision")().entry_mask(batch)
+    mask = SIGNALS.get("text_to_vision")(rows="all").entry_mask(batch)
     valid = batch.attention_mask.bool()
     for i in range(len(batch)):
         rows = (valid[i] & ~batch.image_mask[i]).sum()

@@ -32,3 +32,26 @@ def test_paper_recipes_follow_the_released_trainer(path):
 
 def test_recipes_exist():
     assert len(RECIPES) >= 19
+
+
+TINY = sorted((Path(__file__).resolve().parents[2] / "recipes" / "tiny").glob("*.yaml"))
+
+
+def _text_to_vision_rows(path):
+    resolved = load_recipe(path).resolved
+    return [o["signal"]["rows"] for n, o in resolved["objectives"].items()
+            if n != "ce" and o["signal"]["type"] == "text_to_vision"]
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_paper_recipes_compare_every_non_image_row_as_the_released_loss_does(path):
+    assert set(_text_to_vision_rows(path)) <= {"all"}
+
+
+@pytest.mark.parametrize("path", TINY, ids=[p.stem for p in TINY])
+def test_tiny_recipes_leave_out_the_rows_before_the_image(path):
+    assert set(_text_to_vision_rows(path)) <= {"after_image"}
+
+
+def test_some_recipes_use_text_to_vision():
+    assert any(_text_to_vision_rows(p) for p in RECIPES) and any(_text_to_vision_rows(p) for p in TINY)
