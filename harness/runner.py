@@ -246,6 +246,7 @@ def prepare(recipe: LoadedRecipe, *, progress: bool = True, device: torch.device
         mode=spec.cache.mode,
         root=spec.cache.dir,
         progress=progress,
+        controls={key: t.control for key, t in spec.teachers.items() if t.control is not None},
     )
     targets.prepare(samples)
     combiner = COMBINERS.build(spec.combiner, field="combiner", file=recipe.source)

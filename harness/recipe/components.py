@@ -116,6 +116,16 @@ def check_recipe(recipe: Recipe, *, file: str | None = None) -> None:
         if capability in CAPABILITIES:
             used_capabilities.add(capability)
 
+    for name, obj in recipe.objectives.items():
+        control = recipe.teachers[obj.teacher].control if obj.teacher is not None else None
+        kind = REGISTRIES["signals"].get(obj.signal.type) if control is not None else None
+        if kind is not None and REGISTRIES["recorders"].get(kind.needs).key_axis is None:
+            raise RecipeError(
+                f"control '{control.type}' permutes the image-token columns of attention maps; objective "
+                f"'{name}' distils '{obj.signal.type}' ({kind.needs}), which has no key columns",
+                file=file, field=f"teachers.{obj.teacher}.control",
+            )
+
     used_teachers = {obj.teacher for obj in recipe.objectives.values() if obj.teacher is not None}
     for key in recipe.teachers:
         if key not in used_teachers:

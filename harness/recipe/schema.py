@@ -107,10 +107,30 @@ class StudentSpec(ModelSpec):
     sft: Optional[SFTSpec] = Field(None, description="fine-tune the student first, before distillation (cached)")
 
 
+class ControlSpec(Strict):
+    """A negative control: the teacher's attention maps with each image's columns permuted per sample.
+
+    Same maps, wrong places (docs/controls.md): rows, row sums and non-image columns are kept.
+    """
+
+    type: Literal["permute_image_columns"] = Field(
+        description="permute_image_columns: within each image of a sample, a derangement of its tokens' columns"
+    )
+    seed: int = Field(0, ge=0, lt=2**32, description="draws the permutations (with each sample's id and image index)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+
 class TeacherSpec(ModelSpec):
     """A frozen teacher; tiny-zoo teachers may first be fine-tuned (``sft``)."""
 
     sft: Optional[SFTSpec] = Field(None, description="fine-tune this teacher on the training split first")
+    control: Optional[ControlSpec] = Field(
+        None, description="make this teacher a negative control: its targets' image columns permuted (docs/controls.md)"
+    )
     device: Optional[str] = Field(
         None, description="where this teacher runs: cpu, cuda or cuda:N (default: as `placement` says)"
     )

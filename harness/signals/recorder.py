@@ -55,6 +55,9 @@ class Recorder:
 
     #: Enters the teacher-cache key of every target it stores: bump it when what is stored changes.
     version: int = 1
+    #: The axis of a (batched) target that indexes key tokens, if any: what a negative-control
+    #: teacher permutes (:mod:`harness.signals.controls`). Attention maps: the last.
+    key_axis: int | None = None
 
     def tap(self, loaded, layers: Sequence[int], *, grad: bool) -> Tap:  # pragma: no cover - abstract
         """What one forward of ``loaded`` needs so that :meth:`Tap.read` gives ``layers``' tensors.

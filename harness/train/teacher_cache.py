@@ -10,6 +10,10 @@ key; the expected size is printed before building. In ``live`` mode targets are
 computed per batch, for data too large to store. Both paths produce identical
 tensors up to float16 rounding of the stored copy (a test checks the losses).
 
+A negative-control teacher (``teachers.KEY.control``) shares the store of the real
+teacher it copies (the key has no control in it); its image columns are permuted
+when a batch's targets are handed out, in both modes.
+
 Targets are stored per sample trimmed to that sample's own length (training
 batches are right-padded), and padded back to the student batch's length on read;
 the objective's recorder says how (``trim``, ``pad``, ``collate``).
@@ -33,6 +37,7 @@ from harness.errors import HarnessError
 from harness.integrity import content_hash, remove_stale_builds
 from harness.paths import cache_dir
 from harness.signals import Recording, check_same_layout, requests
+from harness.signals.controls import permute_image_columns
 from harness.train.identity import TARGETS_VERSION
 from harness.train.objectives import DistillObjective, ObjectiveSet
 from harness.locks import BuildLock
@@ -64,6 +69,7 @@ class TeacherCache:
         root: str | Path | None = None,
         batch_size: int = 8,
         progress: bool = True,
+        controls: Mapping[str, object] | None = None,
     ):
         if mode not in ("disk", "live"):
             raise HarnessError(f"cache.mode '{mode}' is not one of disk, live")
@@ -72,6 +78,7 @@ class TeacherCache:
         self.teacher_names = {k: t.name for k, t in teachers.items()}
         self._shares_batch = {k: same_encoding(objectives.student, t) for k, t in teachers.items()}
         self.mode = mode
+        self.controls = dict(controls or {})  # teacher key → its ControlSpec (permute_image_columns, seed)
         self.root = Path(root) if root else cache_dir() / "targets"
         self.batch_size = batch_size
         self.progress = progress
@@ -170,7 +177,19 @@ class TeacherCache:
     # -- reading -----------------------------------------------------------------------
 
     def for_batch(self, samples: Sequence[TrainSample], student_batch) -> dict[str, list[torch.Tensor]]:
-        """Targets of every objective for one student batch, padded to its length."""
+        """Targets of every objective for one student batch, padded to its length; a control teacher's
+        with each sample's image columns permuted (:mod:`harness.signals.controls`), in both modes."""
+        targets = self._targets(samples, student_batch)
+        ids = [s.id for s in samples]
+        image = student_batch.image_mask.bool() & student_batch.attention_mask.bool()
+        for d in self.objectives.distill:
+            control = self.controls.get(d.teacher)
+            if control is not None:
+                targets[d.name] = [permute_image_columns(t, image.to(t.device), ids, control.seed, key_axis=d.recorder.key_axis)
+                                   for t in targets[d.name]]
+        return targets
+
+    def _targets(self, samples: Sequence[TrainSample], student_batch) -> dict[str, list[torch.Tensor]]:
         if not self.objectives.distill:
             return {}
         if self.mode == "live":

@@ -31,6 +31,8 @@ class _AttentionTap(Tap):
 class AttentionRecorder(Recorder):
     """Head-mean attention maps [batch, query, key] of the requested layers, recomputed beside a fast forward."""
 
+    key_axis = -1
+
     def tap(self, loaded, layers: Sequence[int], *, grad: bool) -> Tap:
         return _AttentionTap(loaded, layers, grad)
 
