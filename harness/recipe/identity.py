@@ -78,7 +78,8 @@ def config_hash(resolved: dict[str, Any], operational: Iterable[tuple[str, ...]]
 def legacy_hash(as_written: dict[str, Any]) -> str:
     """The first identity: the schema dump of the recipe as written, without ``description``."""
     data = copy.deepcopy({k: v for k, v in as_written.items() if k not in ("description", "versions")})
-    _drop(data, ("train", "trackers"))  # fields the first identity's schema did not have
+    for path in (("train", "trackers"), ("train", "grad_norms_every")):  # fields the first identity's schema did not have
+        _drop(data, path)
     for teacher in (data.get("teachers") or {}).values():
         if isinstance(teacher, dict) and teacher.get("control") is None:
             teacher.pop("control", None)
