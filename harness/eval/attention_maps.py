@@ -37,6 +37,7 @@ from harness.errors import HarnessError
 from harness.eval.mechanism import ItemMaps, box_cells, point_cells
 from harness.eval.prompts import build_prompt
 from harness.signals.capture import AttentionCapture
+from harness.signals.kinds import after_first_image
 from harness.signals.layers import resolve_layers
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,7 @@ def _item_maps(item: EvalItem, b: int, batch, maps: dict[int, torch.Tensor], ind
     expected = sum(r * c for r, c in grids)
     if columns.numel() != expected:
         raise HarnessError(f"{item.id}: {columns.numel()} image tokens but the images' grids hold {expected}")
-    after = torch.arange(valid.shape[0], device=valid.device) > (columns.min() if columns.numel() else -1)
-    keep = valid & ~image & after
+    keep = valid & ~image & after_first_image(image[None])[0]
     if rows == "answer":
         keep &= batch.labels[b] != IGNORE_INDEX
     row_index = torch.nonzero(keep).flatten()
