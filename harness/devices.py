@@ -10,7 +10,8 @@ placed elsewhere (a recipe's per-teacher ``device:`` or ``placement: spread``);
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Sequence
 
 import torch
 
@@ -104,3 +105,20 @@ def release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on ``count`` CPU threads and restore the process's count after it.
+
+    The thread count is process-wide and changes the order of float reductions, so a
+    library call that set it and left it (the demo's one-thread workers, when called in
+    the caller's own process) made every later run in that process differ bit for bit
+    from the same run in a fresh process.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

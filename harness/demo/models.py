@@ -50,22 +50,21 @@ def _datasets(ablation) -> list[Any]:
 
 def build_inputs(ablation_file: str, index: int, workers: int) -> float:
     """Build the zoo (worker 0) and every ``workers``-th dataset of the demo; returns seconds."""
-    import torch
-
     from harness import components  # noqa: F401  (registries)
     from harness.models.zoo import build_zoo
     from harness.registry import DATASETS
     from harness.sweep.ablation import load_ablation
+    from harness.devices import torch_threads
 
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    ablation = load_ablation(ablation_file)
-    if index == 0:
-        build_zoo()
-    for field, component in _datasets(ablation)[index::workers]:
-        dataset = DATASETS.build(component, field=field, file=ablation_file)
-        dataset.build()
-    return time.perf_counter() - start
+    with torch_threads(1):
+        start = time.perf_counter()
+        ablation = load_ablation(ablation_file)
+        if index == 0:
+            build_zoo()
+        for field, component in _datasets(ablation)[index::workers]:
+            dataset = DATASETS.build(component, field=field, file=ablation_file)
+            dataset.build()
+        return time.perf_counter() - start
 
 
 def _evaluate(folder: str, recipe, results_root: Path) -> str:
@@ -95,41 +94,40 @@ def shipped_teachers(recipe) -> dict[str, Path]:
 def prepare_family(ablation_file: str, family: str, variant: str, results_root: str, threads: int) -> Prepared:
     """Fine-tune ``variant``'s student and teachers (cached) where they have an ``sft`` block, check
     its shipped teachers, and evaluate each once."""
-    import torch
-
     from harness import components  # noqa: F401
     from harness.runner import fine_tune_models
     from harness.sweep.ablation import load_ablation
+    from harness.devices import torch_threads
 
-    torch.set_num_threads(max(1, threads))
-    start = time.perf_counter()
-    ablation = load_ablation(ablation_file)
-    recipe = ablation.recipe(variant, {}, ablation.seeds[0])
+    with torch_threads(threads):
+        start = time.perf_counter()
+        ablation = load_ablation(ablation_file)
+        recipe = ablation.recipe(variant, {}, ablation.seeds[0])
 
-    def say(line: str) -> None:
-        log.info("demo [2/4]   %s: %s", family, line)
+        def say(line: str) -> None:
+            log.info("demo [2/4]   %s: %s", family, line)
 
-    began = time.time()
+        began = time.time()
 
-    def ready(field: str, folder: Path, seconds: float) -> None:
-        what = "student pretrained" if field == "student" else f"{field} fine-tuned"
-        built = folder.stat().st_mtime >= began  # the folder is renamed into place when it is built
-        say(f"{what} in {seconds:.0f} s ({'built' if built else 'cached'}: {folder.name})")
+        def ready(field: str, folder: Path, seconds: float) -> None:
+            what = "student pretrained" if field == "student" else f"{field} fine-tuned"
+            built = folder.stat().st_mtime >= began  # the folder is renamed into place when it is built
+            say(f"{what} in {seconds:.0f} s ({'built' if built else 'cached'}: {folder.name})")
 
-    tuned = shipped_teachers(recipe)
-    if recipe.spec.student.sft is not None or any(t.sft is not None for t in recipe.spec.teachers.values()):
-        say("fine-tuning (cached by content; a few minutes on one core the first time) …")
-        tuned.update(fine_tune_models(recipe, progress=False, on_model=ready))
-    folders: dict[str, str] = {}
-    for field, folder in tuned.items():
-        role = "student" if field == "student" else "teacher"
-        if role in folders and folders[role] != str(folder):
-            raise HarnessError(f"{ablation_file}: variants.{variant}: the demo expects one fine-tuned teacher per "
-                               f"family, got {folders[role]} and {folder}")
-        folders[role] = str(folder)
-    evals = {}
-    for role, folder in folders.items():
-        t = time.perf_counter()
-        evals[role] = _evaluate(folder, recipe, Path(results_root))
-        say(f"{role} evaluated in {time.perf_counter() - t:.0f} s → {evals[role]}")
-    return Prepared(family, folders, evals, time.perf_counter() - start)
+        tuned = shipped_teachers(recipe)
+        if recipe.spec.student.sft is not None or any(t.sft is not None for t in recipe.spec.teachers.values()):
+            say("fine-tuning (cached by content; a few minutes on one core the first time) …")
+            tuned.update(fine_tune_models(recipe, progress=False, on_model=ready))
+        folders: dict[str, str] = {}
+        for field, folder in tuned.items():
+            role = "student" if field == "student" else "teacher"
+            if role in folders and folders[role] != str(folder):
+                raise HarnessError(f"{ablation_file}: variants.{variant}: the demo expects one fine-tuned teacher per "
+                                   f"family, got {folders[role]} and {folder}")
+            folders[role] = str(folder)
+        evals = {}
+        for role, folder in folders.items():
+            t = time.perf_counter()
+            evals[role] = _evaluate(folder, recipe, Path(results_root))
+            say(f"{role} evaluated in {time.perf_counter() - t:.0f} s → {evals[role]}")
+        return Prepared(family, folders, evals, time.perf_counter() - start)

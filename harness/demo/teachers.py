@@ -70,22 +70,23 @@ def build_teacher(family: str, root: Path = TEACHERS_DIR, build: dict[str, Any] 
     from harness.registry import DATASETS
     from harness.files import atomic_folder
     from harness.train.sft import train_teacher
+    from harness.devices import torch_threads
 
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    settings = dict(build["sft"])
-    seed = settings.pop("seed")
-    samples = DATASETS.build(build["data"], field="demo teacher data").train_samples()
-    loaded = load_model({"family": family, "zoo": build["zoo"]})
-    losses = train_teacher(loaded, samples, SFTSpec(**settings), seed, progress=False)
-    final = teacher_folder(family, root)
-    with atomic_folder(final) as tmp:  # replaces an older build only once the new one is complete
-        with quiet_progress():
-            loaded.model.save_pretrained(tmp)
-            loaded.processor.save_pretrained(tmp)
-        note = {"family": family, **build, "samples": len(samples), "loss": losses,
-                "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
-        (tmp / BUILD_FILE).write_text(json.dumps(note, indent=2) + "\n")
-        write_checksums(tmp)
-    log.info("built the %s demo teacher in %.0f s → %s", family, time.perf_counter() - start, final)
-    return final
+    with torch_threads(1):
+        start = time.perf_counter()
+        settings = dict(build["sft"])
+        seed = settings.pop("seed")
+        samples = DATASETS.build(build["data"], field="demo teacher data").train_samples()
+        loaded = load_model({"family": family, "zoo": build["zoo"]})
+        losses = train_teacher(loaded, samples, SFTSpec(**settings), seed, progress=False)
+        final = teacher_folder(family, root)
+        with atomic_folder(final) as tmp:  # replaces an older build only once the new one is complete
+            with quiet_progress():
+                loaded.model.save_pretrained(tmp)
+                loaded.processor.save_pretrained(tmp)
+            note = {"family": family, **build, "samples": len(samples), "loss": losses,
+                    "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
+            (tmp / BUILD_FILE).write_text(json.dumps(note, indent=2) + "\n")
+            write_checksums(tmp)
+        log.info("built the %s demo teacher in %.0f s → %s", family, time.perf_counter() - start, final)
+        return final
