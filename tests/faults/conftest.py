@@ -25,19 +25,6 @@ eval: {{enabled: {evaluate}, max_items: 4}}
 """
 
 
-@pytest.fixture(scope="session")
-def fault_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("fault_cache")
-
-
-@pytest.fixture
-def env(fault_cache, monkeypatch, tmp_path):
-    """HARNESS_CACHE shared by the session's fault tests, results in this test's tmp dir."""
-    monkeypatch.setenv("HARNESS_CACHE", str(fault_cache))
-    monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path / "results"))
-    return tmp_path
-
-
 @pytest.fixture
 def ce_recipe(env):
     def make(name="faults", steps=2, every=1, train=None, evaluate="false", eval_data="null"):

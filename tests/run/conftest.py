@@ -33,19 +33,6 @@ train: {{lr: 1.0e-3, batch_size: 2, grad_accum: 2, max_steps: {steps}, checkpoin
 """
 
 
-@pytest.fixture(scope="session")
-def run_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("run_cache")
-
-
-@pytest.fixture
-def env(run_cache, monkeypatch, tmp_path):
-    """HARNESS_CACHE shared by the session's run tests, results in this test's tmp dir."""
-    monkeypatch.setenv("HARNESS_CACHE", str(run_cache))
-    monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path / "results"))
-    return tmp_path
-
-
 @pytest.fixture
 def tiny_recipe(env):
     def make(name="tiny", cache="disk", steps=4, extra=""):

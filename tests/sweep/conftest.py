@@ -36,16 +36,3 @@ def write_ablation(tmp_path):
         return path
 
     return make
-
-
-@pytest.fixture(scope="session")
-def sweep_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("sweep_cache")
-
-
-@pytest.fixture
-def env(sweep_cache, monkeypatch, tmp_path):
-    """HARNESS_CACHE shared by the session's sweep tests, results in this test's tmp dir."""
-    monkeypatch.setenv("HARNESS_CACHE", str(sweep_cache))
-    monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path / "results"))
-    return tmp_path
