@@ -77,10 +77,13 @@ def test_each_record_carries_the_process_cpu_time_beside_the_wall_time():
 def test_the_memory_sampler_sees_an_allocation_made_inside_it():
     from timing import PeakRSS
 
-    with PeakRSS() as rss:
+    import mmap
+
+    # A fresh anonymous mapping, not a bytearray: malloc may hand back freed memory that is
+    # already resident (it did, late in a full test session), and then the RSS does not grow.
+    with PeakRSS() as rss, mmap.mmap(-1, 64 * 2**20) as block:
         before = rss.peak
-        block = bytearray(64 * 2**20)
-        block[:: 4096] = b"\1" * len(block[:: 4096])  # touch every page so it is resident
+        for offset in range(0, len(block), mmap.PAGESIZE):  # touch every page so it is resident
+            block[offset] = 1
         time.sleep(0.05)
     assert rss.peak - before >= 32 * 2**20
-    del block
