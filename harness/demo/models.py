@@ -51,6 +51,7 @@ def _datasets(ablation) -> list[Any]:
 def build_inputs(ablation_file: str, index: int, workers: int) -> float:
     """Build the zoo (worker 0) and every ``workers``-th dataset of the demo; returns seconds."""
     from harness import components  # noqa: F401  (registries)
+    from harness.demo.plan import FAMILIES
     from harness.models.zoo import build_zoo
     from harness.registry import DATASETS
     from harness.sweep.ablation import load_ablation
@@ -60,7 +61,7 @@ def build_inputs(ablation_file: str, index: int, workers: int) -> float:
         start = time.perf_counter()
         ablation = load_ablation(ablation_file)
         if index == 0:
-            build_zoo()
+            build_zoo(families=list(FAMILIES))
         for field, component in _datasets(ablation)[index::workers]:
             dataset = DATASETS.build(component, field=field, file=ablation_file)
             dataset.build()

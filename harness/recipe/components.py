@@ -229,6 +229,9 @@ def resolve(recipe: Recipe, data: dict[str, Any], *, file: str | None) -> tuple[
     for obj in teacher_objectives:
         note("signals", obj.signal.type)
         note("matchings", obj.signal.matching)
+        needs = registry("signals").get(obj.signal.type).needs
+        if registry("recorders").version(needs) != 1:  # version 1 is implicit: identities made before
+            note("recorders", needs)  # recorders had versions stay valid
     if data.get("mixing") is None and teacher_objectives:
         data["mixing"] = copy.deepcopy(DRIVEKD_MIXING)
     for kind, names in (recipe.versions or {}).items():

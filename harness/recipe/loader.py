@@ -1,4 +1,4 @@
-"""Reading recipes: safe YAML, ``extends:`` inheritance, ``--set`` overrides, hashing.
+"""Reading recipes: safe YAML, ``extends:`` inheritance, ``--set`` overrides.
 
 Only ``yaml.safe_load`` semantics are used (no tags that construct objects), and
 duplicate keys are errors rather than silently keeping the last one. A recipe may
@@ -6,9 +6,9 @@ duplicate keys are errors rather than silently keeping the last one. A recipe ma
 recursively, anything else is replaced. ``--set a.b=c`` overrides are applied
 last, with ``c`` read as YAML (so ``--set train.lr=1e-4`` is a float).
 
-Content is serialised canonically (sorted keys, JSON) before it is hashed, so
-formatting and key order never change an identity (:mod:`harness.recipe.identity`
-says what a run's identity covers).
+Hashing happens elsewhere: :mod:`harness.recipe.identity` serialises the resolved
+recipe canonically (sorted keys, JSON), so formatting and key order never change an
+identity, and says what a run's identity covers.
 """
 
 from __future__ import annotations

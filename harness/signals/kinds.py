@@ -27,7 +27,7 @@ class SignalKind:
     @property
     def recorder(self):
         """The recorder that captures, stores and pads this signal's tensors."""
-        return RECORDERS.get(self.needs)()
+        return RECORDERS.build(self.needs, field=f"signal {type(self).__name__}.needs")
 
     def entry_mask(self, batch) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

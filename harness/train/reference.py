@@ -19,7 +19,6 @@ import torch
 from harness.combine.reference import vector_form
 from harness.data.collate import collate_train
 from harness.models import load_model
-from harness.registry import RECORDERS
 from harness.train.objectives import ObjectiveSet, StudentOutputs
 
 
@@ -48,7 +47,7 @@ class ReferenceStep:
     def losses(self, samples: Sequence) -> dict[str, torch.Tensor]:
         batch = collate_train(samples, self.student)
         out = self.student.model(**batch.model_inputs(with_labels=True), output_attentions=True, output_hidden_states=True)
-        recorders = {d.needs: RECORDERS.get(d.needs)() for d in self.objectives.distill}
+        recorders = {d.needs: d.recorder for d in self.objectives.distill}
         outputs = StudentOutputs(ce=out.loss, taken={name: r.eager(out) for name, r in recorders.items()})
         targets = {}
         for d in self.objectives.distill:

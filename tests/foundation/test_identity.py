@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import RecipeError
 from harness.recipe import load_recipe, recipe_from_dict
-from harness.registry import COMBINERS
+from harness.registry import COMBINERS, RECORDERS
 from harness.rundir import open_run, run_path
 
 TEACHER = {"family": "internvl3", "zoo": "teacher_s"}
@@ -45,6 +45,17 @@ def test_a_changed_default_or_version_changes_the_identity(monkeypatch):
     monkeypatch.setattr(agp.__init__, "__defaults__", (defaults[0], defaults[1], False, defaults[3]))
     changed = recipe_from_dict(BASE).hash
     assert len({before, bumped, changed}) == 3
+
+
+def test_a_bumped_recorder_version_changes_the_identity_and_version_1_is_implicit(monkeypatch):
+    """A recorder decides what a target is read from, so a change to it must not reuse old runs;
+    its first version is left out so identities made before recorders had versions hold."""
+    recipe = recipe_from_dict(BASE)
+    assert "recorders" not in recipe.resolved["versions"]
+    monkeypatch.setattr(RECORDERS.get("attention"), "version", 2)
+    bumped = recipe_from_dict(BASE)
+    assert bumped.resolved["versions"]["recorders"] == {"attention": 2}
+    assert bumped.hash != recipe.hash
 
 
 def test_seed_labels_and_operational_fields_stay_out_of_the_identity():
