@@ -130,8 +130,11 @@ class Registry(Generic[T]):
                     f"{self.kind}: '{name}' ({getattr(obj, '__qualname__', obj)!s}) must be a subclass of "
                     f"{base.__module__}.{base.__qualname__}"
                 )
-            if "name" not in vars(obj):
-                obj.name = name  # the registry names the class (combiners report it in messages)
+            declared = vars(obj).get("name")
+            if declared is not None and declared != name:
+                raise ComponentTypeError(f"{self.kind}: '{name}' ({obj.__qualname__}) declares name = '{declared}'; "
+                                         "the registry names the class, so drop the attribute")
+            obj.name = name  # the registry names the class (combiners and families report it)
         desc = description if description is not None else first_line(inspect.getdoc(obj))
         self._entries[name] = Entry(name, obj, desc)
 

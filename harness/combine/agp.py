@@ -54,8 +54,6 @@ class AGP(Combiner):
     With no follower at all the update is ``s``.
     """
 
-    name = "agp"
-
     def __init__(self, anchor: str = "ce", stage1: bool = True, stage2: bool = True, anchor_once: bool = False):
         self.anchor = str(anchor)
         self.stage1 = bool(stage1)

@@ -68,8 +68,6 @@ class GradVac(Combiner):
     saved with :meth:`state_dict`.
     """
 
-    name = "gradvac"
-
     def __init__(self, beta: float = 0.01):
         if not 0.0 <= float(beta) <= 1.0:
             raise ValueError(f"gradvac: beta must lie in [0, 1], got {beta!r}")

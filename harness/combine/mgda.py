@@ -123,8 +123,6 @@ class MGDA(Combiner):
     ``scale: 4`` for a step of the size of a 4-objective sum.
     """
 
-    name = "mgda"
-
     def __init__(self, scale: float = 1.0):
         self.scale = float(scale)
 

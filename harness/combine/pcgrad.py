@@ -39,8 +39,6 @@ class PCGrad(Combiner):
     Shuffle: see :mod:`harness.combine.shuffle` (K permutations per step).
     """
 
-    name = "pcgrad"
-
     def __init__(self, reduction: Literal["sum", "mean"] = "sum"):
         if reduction not in ("sum", "mean"):
             raise ValueError(f"pcgrad: reduction must be 'sum' or 'mean', got {reduction!r}")

@@ -20,7 +20,6 @@ class Sum(Combiner):
     Gramian, so the gradient engine does a single backward of ``sum_k w_k L_k``.
     """
 
-    name = "sum"
     needs_gramian = False
 
     def __init__(self, weights: dict[str, float] | None = None):

@@ -79,7 +79,6 @@ def _image_seq_length(vision: dict, downsample_ratio: float = 0.5) -> int:
 class InternVL3Adapter(FamilyAdapter):
     """InternVL3 (-hf checkpoints, InternVLForConditionalGeneration): 1b, 2b, 8b, 14b, 38b, 78b."""
 
-    name = "internvl3"
     scales = SCALES
     zoo_scales = ZOO_SCALES
     model_class = LazyClass("transformers:InternVLForConditionalGeneration")

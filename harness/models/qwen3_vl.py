@@ -87,7 +87,6 @@ class Qwen3VLAdapter(Qwen2_5_VLAdapter):
     the queries and keys.
     """
 
-    name = "qwen3_vl"
     scales = SCALES
     zoo_scales = ZOO_SCALES
     model_class = LazyClass("transformers:Qwen3VLForConditionalGeneration")

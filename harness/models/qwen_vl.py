@@ -74,7 +74,6 @@ CHAT_TEMPLATE = (
 class Qwen2_5_VLAdapter(FamilyAdapter):
     """Qwen2.5-VL (Qwen2_5_VLForConditionalGeneration): 3b, 7b, 32b, 72b."""
 
-    name = "qwen2_5_vl"
     scales = SCALES
     zoo_scales = ZOO_SCALES
     model_class = LazyClass("transformers:Qwen2_5_VLForConditionalGeneration")

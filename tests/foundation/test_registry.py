@@ -123,3 +123,13 @@ def test_a_typed_registry_refuses_a_component_of_another_kind_and_names_its_clas
             return [0.5] * len(names)
 
     assert Halve.name == "halve"  # the registry names the class
+
+
+def test_a_class_whose_own_name_differs_from_its_registered_name_is_refused():
+    """One source of a component's name: the registry; a second one in the class could disagree."""
+    from harness.combine.base import Combiner
+    from harness.registry import ComponentTypeError
+
+    reg: Registry = Registry("things", "typed", base="harness.combine.base:Combiner")
+    with pytest.raises(ComponentTypeError, match="'halve' .* declares name = 'half'"):
+        reg.register("halve")(type("Halve", (Combiner,), {"name": "half"}))
