@@ -320,6 +320,17 @@ class Bench:
         return total / GiB
 
 
+def logged_step(bench: Bench, variant: str) -> dict:
+    """One timed step, announced before and summarised after it, so a run that stops itself
+    (``--max-rss-gib``) or is stopped still says which step was running and what the finished
+    ones measured."""
+    print(f"step {variant} …", flush=True)
+    record = bench.step(variant)
+    print(f"step {variant}: {record['seconds']:.1f} s (CPU {record['cpu_seconds']:.1f} s), peak {record['peak_gib']:.2f} GiB, "
+          f"plan {bench.estimate_gib(variant):.2f} GiB", flush=True)
+    return record
+
+
 def eval_throughput(args, folder: Path) -> list[dict]:
     """Greedy generation of InternVL3-1B and 8B (random weights) under the declared protocol."""
     import torch
@@ -451,7 +462,7 @@ def main() -> int:
               f"{os.cpu_count()} CPU cores, torch {torch.__version__}"
               + (f", teacher targets cached in {bench.teacher_seconds:.1f} s" if bench.cached is not None else ""),
               flush=True)
-        variants = {v: (lambda v=v: bench.step(v)) for v in args.variants.split(",")}
+        variants = {v: (lambda v=v: logged_step(bench, v)) for v in args.variants.split(",")}
         results = interleave(variants, min_rounds=args.rounds, max_rounds=max(args.rounds, args.max_rounds),
                              budget_s=args.budget, warmup=args.warmup)
         summary = report(results, bench, args)
