@@ -17,7 +17,6 @@ file, so a damaged or incomplete folder is rebuilt too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 
 from harness.errors import HarnessError
 from harness.files import atomic_folder
-from harness.integrity import is_intact, remove_stale_builds, write_checksums
+from harness.integrity import content_hash, is_intact, remove_stale_builds, write_checksums
 from harness.locks import waiting_lock
 from harness.models.base import quiet_progress
 from harness.paths import zoo_dir
@@ -59,9 +58,8 @@ def _fingerprint(family: str, size: str) -> str:
 
     adapter = get_adapter(family)
     scale = adapter.zoo_scales[size]
-    blob = json.dumps({"v": ZOO_VERSION, "family": family, "size": size, "text": scale.text,
-                       "vision": scale.vision, "top": scale.top}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return content_hash({"v": ZOO_VERSION, "family": family, "size": size, "text": scale.text,
+                         "vision": scale.vision, "top": scale.top})[:16]
 
 
 def _is_current(folder: Path, fingerprint: str) -> bool:
