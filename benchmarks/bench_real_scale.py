@@ -217,6 +217,7 @@ class Bench:
 
             gc.collect()
         self.timed_parts: dict[str, float] = {}
+        self.estimates: dict[str, float] = {}  # variant → plan GiB (fixed for the run; meta models are not free)
 
     def sync(self):
         if self.device.type == "cuda":
@@ -297,6 +298,11 @@ class Bench:
 
     def estimate_gib(self, variant: str) -> float:
         """``harness plan``'s estimate of this step's peak (the teachers' and the optimizer's share as configured)."""
+        if variant not in self.estimates:
+            self.estimates[variant] = self._estimate_gib(variant)
+        return self.estimates[variant]
+
+    def _estimate_gib(self, variant: str) -> float:
         from harness.plan import step_shape
         from harness.plan.estimate import GiB, student_training, teacher_inference
         from harness.plan.sizes import model_shape
