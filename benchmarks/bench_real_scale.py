@@ -9,8 +9,10 @@
 
 Variants (interleaved in one process, A B C / B C A / …, at least ``--rounds`` timed
 steps each, see benchmarks/timing.py): ``sft`` (CE only, one backward), ``sum`` (all
-objectives, one backward of the weighted sum) and ``agp`` (K per-objective backwards,
-the chunked Gramian, AGP weights). Each step is timed by part: teacher forward (live
+objectives, one backward of the weighted sum), ``agp`` (K per-objective backwards,
+the chunked Gramian, AGP weights; the embedding table's K gradients kept as their
+non-zero rows, as training does) and, on request, ``agp_dense`` (the same with a whole
+table per objective, to measure what the rows save). Each step is timed by part: teacher forward (live
 teachers only), student forward (with captured maps and the losses), backward(s),
 Gramian + combiner weights, update (combination, optimizer step). Peak memory per
 step: process RSS on CPU; allocated and reserved on CUDA. The ``harness plan``
@@ -160,6 +162,7 @@ class Bench:
         import torch
 
         from harness.combine import build_combiner
+        from harness.combine.row_sparse import embedding_tables
         from harness.data.collate import collate_train
         from harness.data.types import TrainSample
         from harness.recipe import load_recipe
@@ -196,6 +199,8 @@ class Bench:
         if args.gradient_checkpointing:
             enable_gradient_checkpointing(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
+        tables = {id(t) for t in embedding_tables(model)}
+        self.tables = [i for i, p in enumerate(self.params) if id(p) in tables]
         self.combiner = build_combiner("agp", anchor="ce")
         self.sum = build_combiner("sum")
         self.generator = torch.Generator().manual_seed(0)
@@ -269,7 +274,9 @@ class Bench:
                 total = sum(float(w) * l for w, l in zip(weights.tolist(), losses.values()))
                 self.part("backward", lambda: total.backward(inputs=self.params))
             else:
-                grads = self.part("backwards (K)", lambda: per_objective_gradients(losses, self.params))
+                tables = self.tables if variant == "agp" else ()  # agp_dense: whole tables per objective
+                grads = self.part("backwards (K)",
+                                  lambda: per_objective_gradients(losses, self.params, row_sparse=tables))
                 del losses
                 gram = self.part("gramian + weights", lambda: blockwise_gramian(grads, self.params))
                 weights = self.combiner(gram.cpu(), self.objectives.names, self.generator)
@@ -312,8 +319,10 @@ class Bench:
         student = model_shape(model_spec(spec.student, "student"))
         shapes = {k: model_shape(model_spec(spec.teachers[k], f"teachers.{k}")) for k in spec.teachers}
         step, captured = step_shape(self.recipe, student, shapes, cameras=self.args.cameras, seq_len=self.seq_len)
-        if variant != "agp":
+        if variant not in ("agp", "agp_dense"):
             step = type(step)(**{**step.__dict__, "per_objective": False})
+        if variant == "agp_dense":
+            step = type(step)(**{**step.__dict__, "row_sparse_tables": False})
         if variant == "sft":
             step = type(step)(**{**step.__dict__, "objective_depths": (), "captured_layers": 0, "target_maps": 0})
         est = student_training(student, step)
@@ -443,6 +452,9 @@ def main() -> int:
     parser.add_argument("--check-imports", action="store_true", help="print what is missing and exit")
     parser.add_argument("--fetch-wheels", nargs="*", metavar="PYVER", help="download wheels (e.g. 3.11 3.12) and exit")
     args = parser.parse_args()
+    unknown = sorted(set(args.variants.split(",")) - {"sft", "sum", "agp", "agp_dense"})
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)} (choose from sft, sum, agp, agp_dense)")
     if args.fetch_wheels is not None:
         return fetch_wheels(args.fetch_wheels or [f"{sys.version_info.major}.{sys.version_info.minor}"])
     if args.check_imports:

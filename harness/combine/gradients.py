@@ -2,7 +2,8 @@
 
 Usage in a training loop (one call per micro-batch, ``finish`` before the optimizer step)::
 
-    engine = CombinedBackward(model.parameters(), build_combiner("agp"), generator=gen)
+    engine = CombinedBackward(model.parameters(), build_combiner("agp"), generator=gen,
+                              row_sparse=embedding_tables(model))
     for micro_batch in batches:
         with accelerator.no_sync(model):          # only when the model is DDP-wrapped
             losses = {"ce": ..., "perception": ...}   # already weighted (weight × mixing)
@@ -14,7 +15,8 @@ How: each objective's gradient over the trainable parameters comes from
 ``torch.autograd.grad`` (keeping the graph between objectives). The Gramian is
 accumulated in float64 slice by slice (no float64 copy of any whole gradient), the
 combiner turns it into K weights, and ``sum_k w_k g_k`` is ADDED to ``.grad``, so
-gradient accumulation works as usual. With ``sum`` (weights independent of the
+gradient accumulation works as usual. The embedding tables named in ``row_sparse``
+keep only their non-zero rows per objective (:mod:`harness.combine.row_sparse`). With ``sum`` (weights independent of the
 Gramian) a single backward of ``sum_k w_k L_k`` does the same job K times cheaper,
 unless ``per_objective=True`` asks for the diagnostics anyway.
 
@@ -34,7 +36,7 @@ skips the step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping
+from typing import Collection, Iterable, Literal, Mapping
 
 import torch
 from torch import Tensor
@@ -42,8 +44,9 @@ from torch import Tensor
 from harness.combine.base import Combiner
 from harness.combine.diagnostics import diagnostics
 from harness.combine.distributed import all_reduce_mean, broadcast_from_first, world_size
+from harness.combine.row_sparse import RowSparse, Gradient, add_gradients, add_scaled, compress, dense, sparse_gram_block
 
-Grads = list[list[Tensor | None]]  # [objective][parameter]
+Grads = list[list[Gradient | None]]  # [objective][parameter]; embedding tables may be RowSparse
 
 
 @dataclass
@@ -71,8 +74,13 @@ def trainable_parameters(params: Iterable[Tensor] | torch.nn.Module) -> list[Ten
     return out
 
 
-def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor], *, last: str | None = "ce") -> Grads:
+def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor], *, last: str | None = "ce",
+                            row_sparse: Collection[int] = ()) -> Grads:
     """``[k][p]``: the gradient of loss k w.r.t. parameter p (None where p does not affect it).
+
+    Parameters whose index is in ``row_sparse`` (embedding tables, see
+    :mod:`harness.combine.row_sparse`) keep only their non-zero rows, so K copies of a
+    vocabulary-sized table cost what the batch's tokens cost.
 
     The objective named ``last`` (the CE loss, whose graph reaches every layer and the
     output head) is differentiated last: that backward frees the graph as it goes, so
@@ -87,7 +95,11 @@ def per_objective_gradients(losses: Mapping[str, Tensor], params: list[Tensor], 
     order = [i for i in order if items[i][1].requires_grad]
     grads: Grads = [[None] * len(params) for _ in items]
     for n, i in enumerate(order):
-        grads[i] = list(torch.autograd.grad(items[i][1], params, retain_graph=n < len(order) - 1, allow_unused=True))
+        row = list(torch.autograd.grad(items[i][1], params, retain_graph=n < len(order) - 1, allow_unused=True))
+        for p in row_sparse:
+            if row[p] is not None:
+                row[p] = compress(row[p])
+        grads[i] = row
     return grads
 
 
@@ -101,31 +113,48 @@ def blockwise_gramian(grads: Grads, params: list[Tensor], chunk: int = GRAMIAN_C
     float64 buffer (K × chunk), so the Gramian needs no float64 copy of any whole
     gradient: at InternVL3-1B scale a whole-parameter float64 stack of K gradients of
     the embedding alone is gigabytes. Objectives a parameter does not affect add nothing.
+    An entry that involves a row-sparse gradient comes from the rows it has (it is zero
+    elsewhere).
     """
     k = len(grads)
     device = params[0].device if params else torch.device("cpu")
     gram = torch.zeros(k, k, dtype=torch.float64, device=device)
     buffers: dict[torch.device, Tensor] = {}
-    for p_index, param in enumerate(params):
+    for p_index in range(len(params)):
         present = [i for i in range(k) if grads[i][p_index] is not None]
         if not present:
             continue
-        flat = [grads[i][p_index].reshape(-1) for i in present]
-        where = flat[0].device
-        if where not in buffers:
-            buffers[where] = torch.empty(k, chunk, dtype=torch.float64, device=where)
-        buffer = buffers[where]
-        block = torch.zeros(len(present), len(present), dtype=torch.float64, device=where)
-        n = flat[0].numel()
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            rows = buffer[: len(present), : stop - start]
-            for row, g in zip(rows, flat):
-                row.copy_(g[start:stop])
-            block += rows @ rows.T
+        column = [grads[i][p_index] for i in present]
+        dense_at = [n for n, g in enumerate(column) if not isinstance(g, RowSparse)]
+        if len(dense_at) < len(column):
+            block, _ = sparse_gram_block(column)
+            block = block.to(device)
+        else:
+            block = torch.zeros(len(column), len(column), dtype=torch.float64, device=device)
+        if dense_at:
+            at = torch.tensor(dense_at, device=device)
+            block[at[:, None], at] = _dense_block([column[n] for n in dense_at], buffers, k, chunk).to(device)
         index = torch.tensor(present, device=device)
-        gram[index[:, None], index] += block.to(device)
+        gram[index[:, None], index] += block
     return gram
+
+
+def _dense_block(flat_grads: list[Tensor], buffers: dict[torch.device, Tensor], k: int, chunk: int) -> Tensor:
+    """float64 dot products among dense gradients of one parameter, ``chunk`` elements at a time."""
+    flat = [g.reshape(-1) for g in flat_grads]
+    where = flat[0].device
+    if where not in buffers:
+        buffers[where] = torch.empty(k, chunk, dtype=torch.float64, device=where)
+    buffer = buffers[where]
+    block = torch.zeros(len(flat), len(flat), dtype=torch.float64, device=where)
+    n = flat[0].numel()
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        rows = buffer[: len(flat), : stop - start]
+        for row, g in zip(rows, flat):
+            row.copy_(g[start:stop])
+        block += rows @ rows.T
+    return block
 
 
 def add_combination(grads: Grads, params: list[Tensor], weights: Tensor, *, release: bool = False) -> None:
@@ -144,7 +173,7 @@ def add_combination(grads: Grads, params: list[Tensor], weights: Tensor, *, rele
         acc_dtype = torch.promote_types(param.dtype, torch.float32)
         combined = torch.zeros(param.shape, dtype=acc_dtype, device=param.device)
         for w, g in column:
-            combined.add_(g.to(param.device, acc_dtype), alpha=w)
+            add_scaled(combined, g, w)
         del column
         combined = combined.to(param.dtype)
         if param.grad is None:
@@ -166,10 +195,13 @@ class CombinedBackward:
         per_objective: bool | None = None,
         bucket_elements: int = 1 << 24,
         atomic: bool = False,
+        row_sparse: Iterable[Tensor] = (),
     ):
         if combine_per not in ("micro_batch", "step"):
             raise ValueError(f"combine_per must be 'micro_batch' or 'step', got {combine_per!r}")
         self.params = trainable_parameters(params)
+        tables = {id(t) for t in row_sparse}  # embedding tables: per-objective gradients kept as rows
+        self.row_sparse = [i for i, p in enumerate(self.params) if id(p) in tables]
         self.combiner = combiner
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.combine_per = combine_per
@@ -196,7 +228,7 @@ class CombinedBackward:
         names = list(losses)
         if not self.per_objective:
             return self._single_backward(losses)
-        grads = per_objective_gradients(losses, self.params)
+        grads = per_objective_gradients(losses, self.params, row_sparse=self.row_sparse)
         if self.combine_per == "micro_batch":
             return self._combine(names, grads, scales)
         self._accumulate(names, grads, scales)
@@ -259,14 +291,13 @@ class CombinedBackward:
                 if g is None:
                     continue
                 held = self._pending[k][p]
-                self._pending[k][p] = g if held is None else held + g
+                self._pending[k][p] = g if held is None else add_gradients(held, g)
 
     def _reduce(self, grads: Grads) -> None:
-        """Average across ranks; a missing gradient becomes zeros so every rank sends the same layout."""
+        """Average across ranks; missing and row-sparse gradients become dense so every rank sends the same layout."""
         for row in grads:
             for p, g in enumerate(row):
-                if g is None:
-                    row[p] = torch.zeros_like(self.params[p])
+                row[p] = torch.zeros_like(self.params[p]) if g is None else dense(g)
         all_reduce_mean([g for row in grads for g in row], self.bucket_elements)
 
     def _combine(self, names: list[str], grads: Grads, scales: Mapping[str, float] | None = None) -> StepRecord:

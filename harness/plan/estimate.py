@@ -8,7 +8,9 @@ per-objective backward, or the optimizer step, whichever is larger):
 - AdamW's two moments, in the parameters' dtype;
 - the K per-objective gradients of a Gramian combiner: ``ce`` reaches every trainable
   parameter, a distillation objective the vision side, the embeddings and the decoder
-  layers up to its deepest student layer;
+  layers up to its deepest student layer; the embedding table's share of each is the
+  batch's rows (:mod:`harness.combine.row_sparse`), plus one whole table while the
+  last backward forms it (and CE's whole table when the output head is tied to it);
 - activations saved for backward at the recipe's sequence length (decoder, vision
   tower per image, the float32 logits and their log-softmax), one layer's worth with
   gradient checkpointing;
@@ -50,6 +52,7 @@ class StepShape:
     target_maps: int = 0  # teacher target maps held per sample (one per matched student layer and objective)
     gradient_checkpointing: bool = False
     live_teachers: bool = False  # cache.mode live: teachers stay resident during training
+    row_sparse_tables: bool = True  # per-objective embedding gradients kept as the batch's rows
 
 
 @dataclass
@@ -90,6 +93,21 @@ def reach(m: ModelShape, depth: int) -> int:
     return m.vision_params + m.embed_params + (depth + 1) * m.layer_params
 
 
+def table_rows_saved(m: ModelShape, step: StepShape, tokens: int) -> float:
+    """Elements the K per-objective gradients do not hold because their embedding tables are kept as rows.
+
+    Each of the K copies holds at most one row per token instead of the whole table.
+    CE's backward is the last: it forms the whole table before keeping its rows (both
+    exist for a moment), and keeps it whole when the output head is tied to the table.
+    """
+    if not step.row_sparse_tables or not m.vocab:
+        return 0.0
+    k = 1 + len(step.objective_depths)
+    kept = min(m.vocab, tokens) * (m.embed_params / m.vocab)
+    held = m.embed_params + (k - 1) * kept + (kept if m.head_params else 0.0)
+    return max(0.0, k * m.embed_params - held)
+
+
 def student_training(m: ModelShape, step: StepShape) -> Estimate:
     """The student's device during training (the teachers excluded)."""
     p, b = m.params, m.dtype_bytes
@@ -98,7 +116,8 @@ def student_training(m: ModelShape, step: StepShape) -> Estimate:
     held_grad = p * b if step.grad_accum > 1 else 0.0
     if step.per_objective:
         parts["gradients (.grad)"] = held_grad
-        parts["per-objective gradients"] = (p + sum(reach(m, d) for d in step.objective_depths)) * b
+        parts["per-objective gradients"] = (p + sum(reach(m, d) for d in step.objective_depths)
+                                            - table_rows_saved(m, step, tokens)) * b
     else:
         parts["gradients (.grad)"] = p * b
     parts["activations"] = (decoder_activations(m, tokens, step.activation_bytes, step.gradient_checkpointing)

@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.combine.gradients import CombinedBackward
+from harness.combine.row_sparse import embedding_tables
 from harness.data.collate import Batch
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
@@ -99,7 +100,7 @@ class Trainer:
         if train_spec.gradient_checkpointing:
             enable_gradient_checkpointing(student.model)
         self.engine = CombinedBackward(self.params, combiner, generator=generator, combine_per=train_spec.combine_per,
-                                       atomic=train_spec.on_oom == "skip")
+                                       atomic=train_spec.on_oom == "skip", row_sparse=embedding_tables(student.model))
         self.optimizer = torch.optim.AdamW(self.params, lr=train_spec.lr, weight_decay=train_spec.weight_decay)
         self.steps_per_epoch = max(1, math.ceil(self.micro_batches_per_epoch() / train_spec.grad_accum))
         total = self.steps_per_epoch * train_spec.epochs

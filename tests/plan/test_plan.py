@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -30,7 +31,12 @@ def test_terms_grow_as_they_must(shapes):
     base = StepShape(seq_len=516, images=1, objective_depths=(0, 22, 22), captured_layers=23, target_maps=25)
     sft = student_training(m, StepShape(seq_len=516, images=1, per_objective=False))
     agp = student_training(m, base)
-    assert agp.parts["per-objective gradients"] > 3 * m.params * m.dtype_bytes  # CE everywhere + three partial
+    whole = student_training(m, dataclasses.replace(base, row_sparse_tables=False))
+    assert whole.parts["per-objective gradients"] > 3 * m.params * m.dtype_bytes  # CE everywhere + three partial
+    # the embedding table's K gradients as rows: K - 1 whole tables fewer, K × (one row per token) more
+    saved = whole.parts["per-objective gradients"] - agp.parts["per-objective gradients"]
+    table, row = m.embed_params * m.dtype_bytes, m.embed_params / m.vocab * m.dtype_bytes
+    assert 3 * table - 4 * 516 * row <= saved <= 3 * table
     assert sft.parts["activations"] == agp.parts["activations"]
     long = student_training(m, StepShape(seq_len=1927, images=6, objective_depths=(0, 22, 22), captured_layers=23,
                                          target_maps=25))
