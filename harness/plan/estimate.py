@@ -12,8 +12,9 @@ per-objective backward, or the optimizer step, whichever is larger):
   batch's rows (:mod:`harness.combine.row_sparse`), plus one whole table while the
   last backward forms it (and CE's whole table when the output head is tied to it);
 - activations saved for backward at the recipe's sequence length (decoder, vision
-  tower per image, the float32 logits and their log-softmax), one layer's worth with
-  gradient checkpointing;
+  tower per image), one layer's worth with gradient checkpointing; CE's saved float32
+  log-softmax, and the two logits-sized gradients its backward starts with only where
+  they exceed CE's gradient (they are freed before that gradient forms);
 - captured maps: per captured student layer the float32 head-mean map plus its
   queries and keys (:mod:`harness.signals.head_mean` keeps no per-head maps), and the
   teacher targets of each matched layer;
@@ -85,7 +86,7 @@ def vision_activations(m: ModelShape, images: int, act: int, checkpointing: bool
 
 
 def logits_bytes(m: ModelShape, tokens: int) -> float:
-    return 3.0 * tokens * m.vocab * 4  # float32 logits, log-softmax, and the gradient of one of them
+    return 3.0 * tokens * m.vocab * 4  # float32: the saved log-softmax and the two gradients backward starts with
 
 
 def reach(m: ModelShape, depth: int) -> int:
@@ -122,8 +123,14 @@ def student_training(m: ModelShape, step: StepShape) -> Estimate:
         parts["gradients (.grad)"] = p * b
     parts["activations"] = (decoder_activations(m, tokens, step.activation_bytes, step.gradient_checkpointing)
                             + vision_activations(m, step.images * step.batch, step.activation_bytes,
-                                                 step.gradient_checkpointing)
-                            + logits_bytes(m, tokens))
+                                                 step.gradient_checkpointing))
+    # CE's saved log-softmax (one float32 logits-sized tensor) lives from the forward until
+    # CE's backward starts, beside everything else. The two more that backward makes at its
+    # start (the gradients of the log-softmax and of the logits) are freed before any of CE's
+    # gradient (which spans every parameter) exists: only what they exceed it by counts.
+    one = logits_bytes(m, tokens) / 3
+    parts["logits (saved log-softmax)"] = one
+    parts["logits' gradients (beyond CE's gradient)"] = max(0.0, 2 * one - p * b)
     square = float(step.seq_len) ** 2 * 4 * step.batch
     parts["captured maps and targets"] = (step.captured_layers * (square + 2 * m.hidden * tokens * 4)
                                           + step.target_maps * square + (2 * square if step.target_maps else 0))
