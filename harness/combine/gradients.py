@@ -16,16 +16,18 @@ How: each objective's gradient over the trainable parameters comes from
 accumulated in float64 slice by slice (no float64 copy of any whole gradient), the
 combiner turns it into K weights, and ``sum_k w_k g_k`` is ADDED to ``.grad``, so
 gradient accumulation works as usual. The embedding tables named in ``row_sparse``
-keep only their non-zero rows per objective (:mod:`harness.combine.row_sparse`). With ``sum`` (weights independent of the
-Gramian) a single backward of ``sum_k w_k L_k`` does the same job K times cheaper,
-unless ``per_objective=True`` asks for the diagnostics anyway.
+keep only their non-zero rows per objective (:mod:`harness.combine.row_sparse`).
+With ``sum`` (weights independent of the Gramian) a single backward of
+``sum_k w_k L_k`` does the same job K times cheaper, unless ``per_objective=True``
+asks for the diagnostics anyway.
 
 Accumulation: ``combine_per="micro_batch"`` (the official code) combines each
 micro-batch's gradients as they come; ``combine_per="step"`` sums each
 objective's gradients over the micro-batches and combines once in :meth:`finish`.
 
 DDP: see :mod:`harness.combine.distributed`: per-objective gradients are
-averaged across ranks before the Gramian and rank 0's weights are broadcast.
+averaged across ranks before the Gramian and rank 0's weights are broadcast (a
+row-sparse table is made dense for that, since ranks see different tokens).
 Seed the generator identically on every rank. Mixed precision: works under
 autocast (gradients keep the parameters' dtype; the Gramian is float64; the
 combination is formed in at least float32); a non-finite Gramian (fp16 overflow)
@@ -127,8 +129,7 @@ def blockwise_gramian(grads: Grads, params: list[Tensor], chunk: int = GRAMIAN_C
         column = [grads[i][p_index] for i in present]
         dense_at = [n for n, g in enumerate(column) if not isinstance(g, RowSparse)]
         if len(dense_at) < len(column):
-            block, _ = sparse_gram_block(column)
-            block = block.to(device)
+            block = sparse_gram_block(column).to(device)
         else:
             block = torch.zeros(len(column), len(column), dtype=torch.float64, device=device)
         if dense_at:

@@ -36,14 +36,6 @@ class RowSparse:
     def device(self) -> torch.device:
         return self.values.device
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.values.dtype
-
-    def numel(self) -> int:
-        """Elements of the whole gradient (as a dense tensor would have)."""
-        return int(torch.Size(self.shape).numel())
-
     def to_dense(self) -> Tensor:
         out = torch.zeros(self.shape, dtype=self.values.dtype, device=self.values.device)
         out.index_copy_(0, self.rows, self.values)
@@ -88,15 +80,13 @@ def dense(grad: Gradient) -> Tensor:
     return grad.to_dense() if isinstance(grad, RowSparse) else grad
 
 
-def sparse_gram_block(grads: Sequence[Gradient]) -> tuple[Tensor, list[bool]]:
+def sparse_gram_block(grads: Sequence[Gradient]) -> Tensor:
     """float64 dot products among ``grads`` (one parameter) over the union of the sparse ones' rows.
 
-    Returns the block and, per gradient, whether it is row-sparse. Any entry that
-    involves a row-sparse gradient is exact from these rows alone (it is zero
-    elsewhere); an entry between two dense gradients is NOT (the caller computes
-    those over the whole tensors).
+    Any entry that involves a row-sparse gradient is exact from these rows alone (it
+    is zero elsewhere); an entry between two dense gradients is NOT (the caller
+    computes those over the whole tensors).
     """
-    sparse = [isinstance(g, RowSparse) for g in grads]
     union = torch.unique(torch.cat([g.rows for g in grads if isinstance(g, RowSparse)]))
     rows = []
     for g in grads:
@@ -104,10 +94,10 @@ def sparse_gram_block(grads: Sequence[Gradient]) -> tuple[Tensor, list[bool]]:
             compact = torch.zeros((len(union), *g.shape[1:]), dtype=torch.float64, device=g.device)
             compact.index_copy_(0, torch.searchsorted(union, g.rows), g.values.to(torch.float64))
         else:
-            compact = g.index_select(0, union).to(torch.float64)
-        rows.append(compact.reshape(-1))
+            compact = g.index_select(0, union.to(g.device)).to(torch.float64)
+        rows.append(compact.reshape(-1).to(union.device))
     stacked = torch.stack(rows)
-    return stacked @ stacked.T, sparse
+    return stacked @ stacked.T
 
 
 def add_scaled(into: Tensor, grad: Gradient, weight: float) -> None:
