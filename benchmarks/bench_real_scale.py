@@ -162,7 +162,7 @@ class Bench:
         import torch
 
         from harness.combine import build_combiner
-        from harness.combine.row_sparse import embedding_tables
+        from harness.combine.row_sparse import embedding_tables, table_positions
         from harness.data.collate import collate_train
         from harness.data.types import TrainSample
         from harness.recipe import load_recipe
@@ -199,8 +199,7 @@ class Bench:
         if args.gradient_checkpointing:
             enable_gradient_checkpointing(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        tables = {id(t) for t in embedding_tables(model)}
-        self.tables = [i for i, p in enumerate(self.params) if id(p) in tables]
+        self.tables = table_positions(self.params, embedding_tables(model))
         self.combiner = build_combiner("agp", anchor="ce")
         self.sum = build_combiner("sum")
         self.generator = torch.Generator().manual_seed(0)

@@ -46,7 +46,8 @@ from torch import Tensor
 from harness.combine.base import Combiner
 from harness.combine.diagnostics import diagnostics
 from harness.combine.distributed import all_reduce_mean, broadcast_from_first, world_size
-from harness.combine.row_sparse import RowSparse, Gradient, add_gradients, add_scaled, compress, dense, sparse_gram_block
+from harness.combine.row_sparse import (RowSparse, Gradient, add_gradients, add_scaled, compress, dense,
+                                        sparse_gram_block, table_positions)
 
 Grads = list[list[Gradient | None]]  # [objective][parameter]; embedding tables may be RowSparse
 
@@ -201,8 +202,7 @@ class CombinedBackward:
         if combine_per not in ("micro_batch", "step"):
             raise ValueError(f"combine_per must be 'micro_batch' or 'step', got {combine_per!r}")
         self.params = trainable_parameters(params)
-        tables = {id(t) for t in row_sparse}  # embedding tables: per-objective gradients kept as rows
-        self.row_sparse = [i for i, p in enumerate(self.params) if id(p) in tables]
+        self.row_sparse = table_positions(self.params, row_sparse)  # embedding tables: gradients kept as rows
         self.combiner = combiner
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.combine_per = combine_per

@@ -16,7 +16,7 @@ at most a quarter of its rows are not zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -63,6 +63,12 @@ def add_gradients(a: Gradient, b: Gradient) -> Gradient:
 def embedding_tables(module: torch.nn.Module) -> list[Tensor]:
     """The trainable weights of the module's ``nn.Embedding`` layers (the tables worth keeping as rows)."""
     return [m.weight for m in module.modules() if isinstance(m, torch.nn.Embedding) and m.weight.requires_grad]
+
+
+def table_positions(params: Sequence[Tensor], tables: Iterable[Tensor]) -> list[int]:
+    """Where in ``params`` the ``tables`` are (the indices ``per_objective_gradients`` keeps as rows)."""
+    ids = {id(t) for t in tables}
+    return [i for i, p in enumerate(params) if id(p) in ids]
 
 
 def compress(grad: Tensor) -> Gradient:
