@@ -27,6 +27,8 @@ def test_rows_hold_localisation_and_agreement_with_the_teacher():
         (s, layer) for s in ("teacher", "sft", "copy") for layer in ("first", "penultimate")]
     by = {(r["system"], r["layer"]): r for r in rows}
     assert by[("sft", "first")]["lift"]["mean"] == pytest.approx(0.0, abs=1e-12)
+    # uniform attention's share equals its prior up to rounding: no difference, not a significant one
+    assert by[("sft", "first")]["lift"]["p_value"] == 1.0
     assert by[("teacher", "first")]["lift"]["mean"] > 0.3 and by[("teacher", "first")]["lift"]["p_adjusted"] < 0.05
     assert "mse" not in by[("teacher", "first")]  # the teacher is not compared with itself
     assert by[("copy", "first")]["mse"]["mean"] == 0.0 and by[("copy", "first")]["corr"]["mean"] == pytest.approx(1.0)
@@ -35,3 +37,34 @@ def test_rows_hold_localisation_and_agreement_with_the_teacher():
     assert all(r["lift"]["p_adjusted"] >= r["lift"]["p_value"] for r in rows)
     text = render_mechanism_markdown(rows)
     assert text.splitlines()[0].startswith("| system") and text.count("\n") == 2 + len(rows)
+
+
+def test_mechanism_findings_are_one_entry_per_tested_lift_in_the_findings_shape():
+    from harness.report.findings import write_findings
+    from harness.report.mechanism import mechanism_findings
+
+    def noisy(on, i):  # attention that ignores the object: noise around uniform, object-blind
+        return np.random.default_rng(i).uniform(0.01, 0.03, (3, 16))
+
+    teacher = _maps(_peaked, n=24)
+    rows = mechanism_rows({"teacher": teacher, "sft": _maps(noisy, n=24)}, teacher, n_resamples=2000)
+    for r in rows:
+        r["family"] = "internvl3"
+    entries = mechanism_findings(rows)
+    assert len(entries) == len(rows) == 4
+    by = {(e["treatment"], e["metric"]): e for e in entries}
+    looks = by[("teacher", "object_share@first")]
+    assert looks["significant"] and looks["difference"] > 0.3 and looks["p_adjusted"] >= looks["p_value"]
+    assert looks["value"] - looks["baseline_value"] == pytest.approx(looks["difference"])
+    assert not by[("sft", "object_share@first")]["significant"]
+    assert {e["n_comparisons_in_table"] for e in entries} == {4} and {e["family"] for e in entries} == {"internvl3"}
+
+
+def test_findings_json_appends_the_extra_entries_after_the_tables(tmp_path):
+    import json
+
+    from harness.report.findings import write_findings
+
+    path = write_findings(tmp_path / "findings.json", [], extra=[{"table": "mechanism"}], study="s")
+    data = json.loads(path.read_text())
+    assert data["study"] == "s" and data["findings"] == [{"table": "mechanism"}]
