@@ -1,6 +1,6 @@
 """`harness demo`: the mini Drive-KD paper, end to end, on the embedded default.
 
-Four stages, each timed and reported:
+Five stages, each timed and reported:
 
 1. inputs: the tiny zoo and every synthetic dataset the demo names (built once, cached);
 2. models: per family, in parallel, the teacher (shipped and checked, or fine-tuned) and
@@ -8,7 +8,9 @@ Four stages, each timed and reported:
    each evaluated on its own (clean, text-only, two corruptions);
 3. students: the demo study (ablations/tiny/demo.yaml) through the sweep, two workers:
    every method × family × seed is an ordinary run directory, evaluated after training;
-4. report: results/demo/report.md (+ .tex, .html, figures/, tables/*.csv).
+4. mechanism: per family, in parallel, the teacher's and each method's (first seed's)
+   text-to-vision maps on the same held-out items (harness/demo/mechanism.py);
+5. report: results/demo/report.md (+ .tex, .html, findings.json, figures/, tables/*.csv).
 
 Everything lands under one folder (``results/demo`` by default). Finished runs and
 evaluations are reused, so running the demo again redoes only what is missing and
@@ -30,8 +32,10 @@ from typing import Callable
 
 import yaml
 
+from harness.demo.mechanism import ITEMS as MECHANISM_ITEMS, LAYERS as MECHANISM_LAYERS, TEACHER_LABEL, System
+from harness.demo.mechanism import is_current, measure_family, mechanism_key, read_rows, result_file
 from harness.demo.models import Prepared, build_inputs, prepare_family
-from harness.demo.plan import FAMILIES, REFERENCE_VARIANT, DemoPlan, effective_ablation, families
+from harness.demo.plan import FAMILIES, QUICK_MECHANISM_ITEMS, REFERENCE_VARIANT, DemoPlan, effective_ablation, families
 from harness.demo.report import PRETRAINED, TEACHER, stamp, write_report
 from harness.files import atomic_write_text
 from harness.logs import records_from_workers, send_records_to
@@ -97,15 +101,15 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     fams = families(yaml.safe_load(plan.ablation.read_text()))
     timings: dict[str, float] = {}
 
-    echo(f"demo [1/4] the tiny zoo and the synthetic data → {plan.out}")
+    echo(f"demo [1/5] the tiny zoo and the synthetic data → {plan.out}")
     t = time.perf_counter()
     with _pool(plan.workers) as pool:
         list(pool.map(build_inputs, [str(plan.ablation)] * plan.workers, range(plan.workers),
                       [plan.workers] * plan.workers))
     timings["inputs"] = time.perf_counter() - t
-    echo(f"demo [1/4] done in {timings['inputs']:.0f} s")
+    echo(f"demo [1/5] done in {timings['inputs']:.0f} s")
 
-    echo(f"demo [2/4] the teachers (and any pretrained students) of {', '.join(fams)} "
+    echo(f"demo [2/5] the teachers (and any pretrained students) of {', '.join(fams)} "
          "(in parallel), then evaluating each")
     t = time.perf_counter()
     threads = max(1, (os.cpu_count() or 1) // max(1, len(fams)))
@@ -114,23 +118,29 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
                                str(plan.out), threads) for f in fams]
         prepared: list[Prepared] = [f.result() for f in futures]
     timings["models"] = time.perf_counter() - t
-    echo(f"demo [2/4] done in {timings['models']:.0f} s")
+    echo(f"demo [2/5] done in {timings['models']:.0f} s")
 
     n_runs = len(ablation.spec.variants) * len(ablation.seeds)
-    echo(f"demo [3/4] {n_runs} student runs ({len(ablation.spec.variants)} variants: methods × families; "
+    echo(f"demo [3/5] {n_runs} student runs ({len(ablation.spec.variants)} variants: methods × families; "
          f"{len(ablation.seeds)} seeds each) with {plan.workers} workers")
     t = time.perf_counter()
     result = sweep(plan.ablation, workers=plan.workers, results_root=plan.out, inline_trials=True)
     timings["students"] = time.perf_counter() - t
     failed = {k: v for k, v in result.counts.items() if k in ("fail", "failed", "pruned") and v}
-    echo(f"demo [3/4] done in {timings['students']:.0f} s")
+    echo(f"demo [3/5] done in {timings['students']:.0f} s")
     if failed:
         from harness.errors import HarnessError
 
         raise HarnessError(f"demo: {failed} trial(s) of study {result.study} did not finish; their logs are under "
                            f"{plan.out / 'sweeps' / result.study / 'logs'}")
 
-    echo("demo [4/4] the report")
+    echo(f"demo [4/5] the mechanism: each family's teacher and students, text-to-vision maps on held-out items")
+    t = time.perf_counter()
+    measure_mechanism(plan, result.study, prepared, threads)
+    timings["mechanism"] = time.perf_counter() - t
+    echo(f"demo [4/5] done in {timings['mechanism']:.0f} s")
+
+    echo("demo [5/5] the report")
     t = time.perf_counter()
     labels = {}
     for p in prepared:
@@ -141,13 +151,56 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     settings = list(spec.eval.settings)
     timings["report"] = 0.0
     about = _about(plan, ablation, spec, fams, timings, started)
-    written = write_report(plan.out, ablation.name, labels, about=about, settings=settings)
+    mechanism = read_rows(plan.out, fams)
+    written = write_report(plan.out, ablation.name, labels, about=about, settings=settings, mechanism=mechanism)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     atomic_write_text(plan.out / "timings.json", json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=2))
-    echo(f"demo [4/4] done in {timings['report']:.0f} s; total {timings['total'] / 60:.1f} min")
+    echo(f"demo [5/5] done in {timings['report']:.0f} s; total {timings['total'] / 60:.1f} min")
     echo(f"demo: report in {written['md']} (and {written['html'].name}, {written['tex'].name}, figures/)")
     return written
+
+
+def mechanism_systems(collected, family: str) -> list[System]:
+    """Each method's first-seed run of ``family`` among ``collected`` runs (with its trained student), in run order."""
+    from harness.rundir import RunDir
+
+    first: dict[str, tuple[int, str]] = {}
+    for run_id, path in zip(collected.runs["run_id"], collected.runs["run_path"]):
+        if collected.value_of(run_id, "student.family") != family:
+            continue
+        label = collected.value_of(run_id, "description") or run_id
+        seed = int(collected.value_of(run_id, "seed") or 0)
+        student = RunDir(Path(path)).student_dir
+        if student.is_dir() and (label not in first or seed < first[label][0]):
+            first[label] = (seed, str(student))
+    return [System(label, folder) for label, (_, folder) in first.items()]
+
+
+def measure_mechanism(plan: DemoPlan, study: str, prepared: list[Prepared], threads: int) -> None:
+    """The mechanism stage: a worker per family whose rows are missing or stale (harness/demo/mechanism.py)."""
+    from harness.report.collect import collect
+    from harness.sweep.ablation import load_ablation
+
+    ablation = load_ablation(plan.ablation)
+    collected = collect(plan.out, study=study)
+    n_items = QUICK_MECHANISM_ITEMS if plan.quick else MECHANISM_ITEMS
+    jobs = []
+    for p in prepared:
+        spec = ablation.recipe(REFERENCE_VARIANT.format(family=p.family), {}, ablation.seeds[0]).spec
+        args = (str(plan.out), p.family, System(TEACHER_LABEL, p.folders["teacher"]),
+                mechanism_systems(collected, p.family), spec.data.eval.model_dump())
+        if is_current(result_file(plan.out, p.family), mechanism_key(*args[1:], n_items, MECHANISM_LAYERS)):
+            log.info("demo [4/5]   %s: unchanged since the last demo, its mechanism rows are reused", p.family)
+        else:
+            jobs.append(args)
+    if not jobs:
+        return
+    with _pool(len(jobs)) as pool:
+        futures = [pool.submit(measure_family, *args, n_items=n_items, layers=MECHANISM_LAYERS, threads=threads)
+                   for args in jobs]
+        for f in futures:
+            f.result()
 
 
 def _about(plan: DemoPlan, ablation, spec, fams, timings: dict[str, float], started: float) -> dict:

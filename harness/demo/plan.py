@@ -34,6 +34,7 @@ METHODS = (BASELINE_METHOD, "single teacher: perception", "single teacher: reaso
 QUICK_DATA = {"train": 24, "eval": 24}
 QUICK_STEPS = 2
 QUICK_TOKENS = 8
+QUICK_MECHANISM_ITEMS = 8
 
 
 @dataclass(frozen=True)

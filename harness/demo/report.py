@@ -20,6 +20,7 @@ from harness.demo.plan import BASELINE_METHOD, METHODS, MULTI_AGP
 from harness.files import atomic_write_text
 from harness.report import plots, render
 from harness.report.findings import write_findings
+from harness.report.mechanism import mechanism_findings, render_mechanism_markdown
 from harness.report.gradients import gradient_share_rows, render_gradient_shares_markdown
 from harness.report.caption import signed, system_label
 from harness.report.collect import Collected, collect, in_study
@@ -32,6 +33,14 @@ COLUMNS = ("student.family",)
 # The grounding question is one comparison per model (clean vs text-only); per-capability
 # columns would multiply the comparisons the Holm correction has to pay for.
 GROUNDING_METRICS = ("avg",)
+
+MECHANISM_INTRO = (
+    "Each family's teacher and each method's student (its first seed) on the same held-out clean items: the share "
+    "of text-to-vision attention (rows after the image, pooled) on the referred object's image tokens, the prior "
+    "(uniform attention's share, the object's fraction of tokens), their difference (lift, paired over items, "
+    "frames resampled; Holm-adjusted over the table's lifts), and each student's map MSE and correlations against "
+    "its teacher at the same named layer. A student that learnt where its teacher looks agrees more than the SFT "
+    "student does; the negative control (permuted image columns) should not.")
 
 
 @dataclass
@@ -204,7 +213,8 @@ def _tex_document(sections: list[Section], title: str, summary: list[tuple[str, 
 
 
 def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[str, Any],
-                 settings: Sequence[str], options: StatsOptions | None = None) -> dict[str, Path]:
+                 settings: Sequence[str], options: StatsOptions | None = None,
+                 mechanism: Sequence[dict] = ()) -> dict[str, Path]:
     """Collect the demo's runs and evaluations under ``out`` and write report.md/.tex/.html + figures."""
     collected = label_evaluations(collect(out), labels)
     sections = build_sections(collected, study, options=options, settings=settings, steps=about.get("steps"))
@@ -223,6 +233,11 @@ def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[s
                "Each distillation objective's gradient norm as a share of CE's (weights and mixing applied), "
                "over the logged steps of each run (docs/reporting.md).", "",
                render_gradient_shares_markdown(shares).strip(), ""]
+    if mechanism:
+        md += ["## The mechanism: where the models look", "", MECHANISM_INTRO, ""]
+        for family in dict.fromkeys(r["family"] for r in mechanism):
+            md += [f"### {family}", "",
+                   render_mechanism_markdown([r for r in mechanism if r["family"] == family]).strip(), ""]
     md += ["## Figures", ""]
     md += [f"![{key.rsplit('.', 1)[0]}]({p.relative_to(out).as_posix()})" for key, p in figures.items()
            if key.endswith(".png")]
@@ -231,7 +246,7 @@ def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[s
     atomic_write_text(written["md"], "\n".join(md))
 
     written["findings"] = write_findings(out / "findings.json", [s.table for s in sections], study=study,
-                                         title=title)
+                                         title=title, extra=mechanism_findings(mechanism))
 
     written["tex"] = out / "report.tex"
     atomic_write_text(written["tex"], _tex_document(sections, title, found))

@@ -122,7 +122,7 @@ def capture_text_to_vision(loaded, items: Sequence[EvalItem], *, layers: Sequenc
             item_grids = grids[offset:offset + len(item.cameras)]
             offset += len(item.cameras)
             out.append(_item_maps(item, b, batch, cap.maps, index, item_grids, rows))
-    log.info("captured text-to-vision maps of %s on %d items (layers %s)", loaded.name, len(out), index)
+    log.debug("captured text-to-vision maps of %s on %d items (layers %s)", loaded.name, len(out), index)
     return out
 
 

@@ -68,8 +68,13 @@ def findings(tables: Sequence[Table]) -> list[dict[str, Any]]:
     return [entry for table in tables for entry in table_findings(table)]
 
 
-def write_findings(path: str | Path, tables: Sequence[Table], **about: Any) -> Path:
-    """Write ``{"version", **about, "findings": [...]}`` atomically to ``path``; returns it."""
+def write_findings(path: str | Path, tables: Sequence[Table], *, extra: Sequence[dict[str, Any]] = (),
+                   **about: Any) -> Path:
+    """Write ``{"version", **about, "findings": [...]}`` atomically to ``path``; returns it.
+
+    ``extra``: entries of the same shape tested outside the tables (the demo's mechanism
+    lifts, :func:`harness.report.mechanism.mechanism_findings`), appended after them.
+    """
     path = Path(path)
-    atomic_write_json(path, {"version": VERSION, **about, "findings": findings(tables)})
+    atomic_write_json(path, {"version": VERSION, **about, "findings": [*findings(tables), *extra]})
     return path

@@ -67,3 +67,28 @@ def render_mechanism_markdown(rows: Sequence[dict]) -> str:
                      _p(r["lift"]), _interval(r["row_entropy"]), _interval(r.get("mse"), 5),
                      _interval(r.get("corr")), _interval(r.get("corr_where")), r["share"]["n_items"]])
     return tabulate(body, headers=headers, tablefmt="github") + "\n"
+
+
+def mechanism_findings(rows: Sequence[dict], *, alpha: float = 0.05, correction: str = "holm") -> list[dict]:
+    """findings.json entries (:mod:`harness.report.findings`' shape) for each row's lift test:
+    the share on the referred object against its prior, per family, system and layer."""
+    out = []
+    for r in rows:
+        lift = r["lift"]
+        if lift.get("p_value") is None:
+            continue
+        p_adj = lift.get("p_adjusted", lift["p_value"])
+        out.append({
+            "table": "mechanism", "kind": "mechanism", "setting": "clean", "group": r.get("family"),
+            "family": r.get("family"), "metric": f"object_share@{r['layer']}", "treatment": r["system"],
+            "baseline": "prior (uniform attention)", "value": r["share"]["mean"],
+            "baseline_value": r["prior"]["mean"], "difference": lift["mean"], "ci_low": lift["ci_low"],
+            "ci_high": lift["ci_high"], "confidence": 0.95, "p_value": lift["p_value"], "p_adjusted": p_adj,
+            "significant": bool(p_adj is not None and p_adj < alpha), "direction": "higher",
+            "correction": correction, "alpha": alpha, "test": "paired bootstrap", "unit": lift["unit"],
+            "n_units": lift["n_units"], "n_items": lift["n_items"], "n_seeds": 1,
+            "n_comparisons_in_table": sum(1 for x in rows if x["lift"].get("p_value") is not None
+                                          and x.get("family") == r.get("family")),
+            "judge_id": None,
+        })
+    return out

@@ -1,7 +1,7 @@
 """`harness demo --quick`: the whole mini paper, every size cut down, end to end.
 
-The same four stages as `make demo` (zoo and data, fine-tuned teachers and pretrained
-students evaluated alone, the 28-run study through the sweep, the report), only with
+The same five stages as `make demo` (zoo and data, fine-tuned teachers and pretrained
+students evaluated alone, the 28-run study through the sweep, the mechanism, the report), only with
 two optimizer steps everywhere and a handful of items, so the numbers mean nothing;
 what is checked is that every table, format and figure is made from real runs, and
 that a second call reuses everything instead of overwriting it.
@@ -21,7 +21,8 @@ from harness.demo.plan import FAMILIES
 pytestmark = pytest.mark.slow
 
 SECTIONS = ("What was and was not significant", "Do the teachers use the image?", "Table 1 analogue",
-            "Table 2 analogue", "Table 3 analogue", "Robustness", "How this was made")
+            "Table 2 analogue", "Table 3 analogue", "Robustness", "The mechanism: where the models look",
+            "How this was made")
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,8 @@ def test_quick_demo_writes_the_whole_report(demo):
     assert "<code>text_only</code>" in html and "`text_only`" not in html  # its Markdown is rendered
     assert len(list((out / "tables").glob("*.csv"))) == 5
     timings = json.loads((out / "timings.json").read_text())
-    assert set(timings) >= {"inputs", "models", "students", "report", "total"}
-    assert "demo [4/4]" in done.stdout
+    assert set(timings) >= {"inputs", "models", "students", "mechanism", "report", "total"}
+    assert "demo [5/5]" in done.stdout
 
 
 def test_every_method_family_and_seed_is_a_real_evaluated_run(demo):
@@ -84,10 +85,25 @@ def test_table_csvs_hold_the_tested_comparisons(demo):
     assert grounding.loc[grounding["row"] == "clean", "p_adjusted"].notna().all()
 
 
+def test_the_mechanism_stage_measures_the_teacher_and_every_method_of_each_family(demo):
+    out = demo[0]
+    findings = json.loads((out / "findings.json").read_text())["findings"]
+    for family in FAMILIES:
+        result = json.loads((out / f"mechanism-{family}.json").read_text())
+        systems = {r["system"] for r in result["rows"]}
+        assert len(systems) == 1 + 7 and "teacher" in systems  # the teacher and the 7 methods' first seeds
+        assert {r["layer"] for r in result["rows"]} == {"first", "penultimate"}
+        students = [r for r in result["rows"] if r["system"] != "teacher"]
+        assert all(r["mse"]["mean"] is not None and r["share"]["n_items"] > 0 for r in students)
+        lifts = [f for f in findings if f["table"] == "mechanism" and f["family"] == family]
+        assert len(lifts) == 2 * len(systems)
+
+
 def test_a_second_demo_reuses_every_run_and_evaluation(demo):
     out, _, cmd, env = demo
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("run.json")}
+    stamps.update({p: p.stat().st_mtime_ns for p in out.glob("mechanism-*.json")})
     again = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("run.json")} == stamps
+    assert {p: p.stat().st_mtime_ns for p in [*out.rglob("run.json"), *out.glob("mechanism-*.json")]} == stamps
     assert "already evaluated" in again.stdout or "reused" in again.stdout.lower() or "complete" in again.stdout
