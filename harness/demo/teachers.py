@@ -1,20 +1,21 @@
 """Demo teachers built once by this module and shipped with the repository as checksummed folders.
 
 Why: a teacher worth distilling (one that reads the referred object's colour off its
-56 px image; issue 19, docs/demo.md) takes about 2,000 steps of fine-tuning, six or more
-minutes of one core per family, which the demo's 15-minute budget cannot hold next to
-its student runs. `harness demo --build-teachers` fine-tunes each family's tiny
-``teacher_s`` with the harness's own SFT (:func:`harness.train.sft.train_teacher`) on the
-settings in :data:`BUILD` and writes it as an ordinary HF folder under
-``ablations/tiny/teachers/<family>/`` with ``build.json`` (the settings, losses and
-seconds) and ``checksums.json``. A demo recipe that names a teacher by ``path`` (and no
-``sft``) gets it checked against its checksums before the demo uses it
-(:func:`harness.demo.models.shipped_teachers`). Rebuilding is deterministic on one
-machine (fixed seeds, one thread); another machine's weights may differ in the last
-bits, which is why the folders would be shipped and not rebuilt.
+56 px image, issue 19 and docs/demo.md) needs many fresh questions and thousands of
+steps: 12,800 colour questions, 5,000 steps of batch 16 for InternVL3 and more for
+Qwen2.5-VL (:data:`STEPS`), 40 to 70 minutes of one core. The demo's 15-minute budget
+cannot hold that next to its student runs. `harness demo --build-teachers` fine-tunes
+each family's tiny ``teacher_s`` with the harness's own SFT
+(:func:`harness.train.sft.train_teacher`) on :func:`build_for` and writes it as an
+ordinary HF folder under ``ablations/tiny/teachers/<family>/`` with ``build.json`` (the
+settings, losses and seconds) and ``checksums.json``. A demo recipe that names a
+teacher by ``path`` (and no ``sft``) gets it checked against its checksums before the
+demo uses it (:func:`harness.demo.models.shipped_teachers`). Rebuilding is
+deterministic on one machine (fixed seeds, one thread); another machine's weights may
+differ in the last bits, which is why the folders are shipped and not rebuilt.
 
-The demo file on main still fine-tunes its teachers in the demo itself; no teacher is
-shipped yet (docs/demo.md, "Not done").
+Fewer questions or fewer steps were tried and give teachers that look less (docs/demo.md,
+"How the teachers were chosen"): more distinct questions help, a larger teacher does not.
 """
 
 from __future__ import annotations
@@ -32,13 +33,26 @@ log = logging.getLogger(__name__)
 
 TEACHERS_DIR = REPO_ROOT / "ablations" / "tiny" / "teachers"
 BUILD_FILE = "build.json"
-#: What every demo teacher is: the tiny zoo's teacher_s fine-tuned on 1,600 colour questions.
+#: What every demo teacher is: the tiny zoo's teacher_s fine-tuned on 12,800 colour questions
+#: (synthetic seed 0, the demo's training scenes; its evaluation split is other scenes).
 BUILD: dict[str, Any] = {
     "zoo": "teacher_s",
-    "data": {"name": "synthetic", "seed": 0, "train": 1600, "eval": 8, "templates": ["object_colour"],
+    "data": {"name": "synthetic", "seed": 0, "train": 12800, "eval": 8, "templates": ["object_colour"],
              "corruptions": []},
-    "sft": {"epochs": 20, "lr": 2.0e-3, "batch_size": 16, "max_steps": 2000, "seed": 0},
+    "sft": {"lr": 2.0e-3, "batch_size": 16, "seed": 0},
 }
+#: Optimizer steps per family: Qwen2.5-VL's tiny teacher starts reading its image later.
+STEPS = {"internvl3": 5000, "qwen2_5_vl": 5000}
+
+
+def build_for(family: str) -> dict[str, Any]:
+    """``family``'s build: :data:`BUILD` with its :data:`STEPS` (and enough epochs to reach them)."""
+    if family not in STEPS:
+        raise HarnessError(f"no demo teacher recipe for family '{family}' (known: {', '.join(STEPS)})")
+    steps = STEPS[family]
+    per_epoch = -(-BUILD["data"]["train"] // BUILD["sft"]["batch_size"])
+    return {**BUILD, "data": dict(BUILD["data"]),
+            "sft": {**BUILD["sft"], "epochs": -(-steps // per_epoch), "max_steps": steps}}
 
 
 def teacher_folder(family: str, root: Path = TEACHERS_DIR) -> Path:
@@ -58,8 +72,9 @@ def check_teacher(folder: Path) -> Path:
     return folder
 
 
-def build_teacher(family: str, root: Path = TEACHERS_DIR, build: dict[str, Any] = BUILD) -> Path:
-    """Fine-tune ``family``'s teacher_s on ``build``'s data and settings; write it to ``root/family``."""
+def build_teacher(family: str, root: Path = TEACHERS_DIR, build: dict[str, Any] | None = None) -> Path:
+    """Fine-tune ``family``'s teacher_s on ``build``'s data and settings (default :func:`build_for`);
+    write it to ``root/family``."""
     import torch
 
     from harness import components  # noqa: F401  (registries)
@@ -74,6 +89,7 @@ def build_teacher(family: str, root: Path = TEACHERS_DIR, build: dict[str, Any] 
 
     with torch_threads(1):
         start = time.perf_counter()
+        build = build_for(family) if build is None else build
         settings = dict(build["sft"])
         seed = settings.pop("seed")
         samples = DATASETS.build(build["data"], field="demo teacher data").train_samples()

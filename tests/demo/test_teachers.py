@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from harness.demo.teachers import BUILD, BUILD_FILE, build_teacher, check_teacher, teacher_folder
+from harness.demo.teachers import BUILD, BUILD_FILE, STEPS, build_for, build_teacher, check_teacher, teacher_folder
 from harness.errors import HarnessError
 
-TINY = {**BUILD, "data": {**BUILD["data"], "train": 8, "eval": 8}, "sft": {**BUILD["sft"], "max_steps": 2, "epochs": 1}}
+TINY = {**BUILD, "data": {**BUILD["data"], "train": 8, "eval": 8}, "sft": {**build_for("internvl3")["sft"], "max_steps": 2, "epochs": 1}}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,21 @@ def test_a_damaged_or_missing_teacher_is_refused_naming_the_rebuild_command(buil
 def test_the_demo_teachers_are_colour_question_teachers_of_the_zoo():
     assert BUILD["zoo"] == "teacher_s" and BUILD["data"]["templates"] == ["object_colour"]
     assert BUILD["sft"]["seed"] == 0  # fixed: every rebuild on one machine gives the same weights
+    for family, steps in STEPS.items():
+        sft = build_for(family)["sft"]
+        assert sft["max_steps"] == steps and sft["epochs"] * 12800 // 16 >= steps  # the epochs reach the steps
+    with pytest.raises(HarnessError, match="no demo teacher recipe"):
+        build_for("qwen3_vl")
+
+
+@pytest.mark.parametrize("family", sorted(STEPS))
+def test_every_shipped_teacher_is_intact_and_was_built_by_todays_recipe(family):
+    """A recipe edited without rebuilding, or a damaged file, would make the demo distil another teacher
+    than the one docs/demo.md describes."""
+    folder = check_teacher(teacher_folder(family))
+    note = json.loads((folder / BUILD_FILE).read_text())
+    wanted = build_for(family)
+    assert (note["zoo"], note["data"], note["sft"]) == (wanted["zoo"], wanted["data"], wanted["sft"])
 
 
 def test_a_demo_recipe_naming_its_teachers_by_path_gets_them_checked(built, tmp_path):
