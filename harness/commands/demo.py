@@ -18,6 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="parallel processes for the student runs (default 2: one per core)")
     parser.add_argument("--out", metavar="DIR",
                         help="where everything goes (default: RESULTS/demo, or RESULTS/demo-quick with --quick)")
+    parser.add_argument("--ablation", metavar="FILE",
+                        help="the study to run instead of ablations/tiny/demo.yaml, in the same form (e.g. "
+                             "ablations/tiny/colour_controls.yaml; default out: RESULTS/demo-<file stem>)")
     parser.add_argument("--quick", action="store_true",
                         help="every size cut down: the same pipeline in about two minutes, numbers meaningless (tests)")
     parser.add_argument("--build-teachers", action="store_true",
@@ -37,5 +40,5 @@ def main(args: argparse.Namespace) -> int:
         for folder in build_demo_teachers(workers=args.workers):
             print(f"demo teacher written: {folder}")
         return 0
-    run_demo(quick=args.quick, workers=args.workers, out=args.out)
+    run_demo(quick=args.quick, workers=args.workers, out=args.out, ablation=args.ablation)
     return 0

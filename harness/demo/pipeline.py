@@ -35,7 +35,7 @@ import yaml
 from harness.demo.mechanism import ITEMS as MECHANISM_ITEMS, LAYERS as MECHANISM_LAYERS, TEACHER_LABEL, System
 from harness.demo.mechanism import is_current, measure_family, mechanism_key, read_rows, result_file
 from harness.demo.models import Prepared, build_inputs, prepare_family
-from harness.demo.plan import FAMILIES, QUICK_MECHANISM_ITEMS, REFERENCE_VARIANT, DemoPlan, effective_ablation, families
+from harness.demo.plan import DEMO_ABLATION, FAMILIES, QUICK_MECHANISM_ITEMS, REFERENCE_VARIANT, DemoPlan, effective_ablation, families
 from harness.demo.report import PRETRAINED, TEACHER, stamp, write_report
 from harness.files import atomic_write_text
 from harness.logs import records_from_workers, send_records_to
@@ -65,7 +65,8 @@ def build_demo_teachers(*, workers: int = 2) -> list[Path]:
         return list(pool.map(build_teacher, FAMILIES))
 
 
-def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None) -> DemoPlan:
+def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None,
+              ablation: str | Path | None = None) -> DemoPlan:
     """Where the demo writes, and its effective ablation file (written there).
 
     The study is named after the ablation's fingerprint (``tiny_demo-<hash8>``): a demo
@@ -74,11 +75,17 @@ def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None =
     """
     from harness.sweep.ablation import load_ablation
 
-    root = Path(out) if out is not None else results_dir() / ("demo-quick" if quick else "demo")
+    source = Path(ablation) if ablation is not None else DEMO_ABLATION
+    if not source.is_file():
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"{source}: no such demo ablation file")
+    name = "demo" if source.resolve() == DEMO_ABLATION.resolve() else f"demo-{source.stem}"
+    root = Path(out) if out is not None else results_dir() / (f"{name}-quick" if quick else name)
     root.mkdir(parents=True, exist_ok=True)
-    data = effective_ablation(quick=quick)
+    data = effective_ablation(source, quick=quick)
     ablation = root / "ablation.yaml"
-    header = "# written by `harness demo` from ablations/tiny/demo.yaml\n"
+    header = f"# written by `harness demo` from {source}\n"
     atomic_write_text(ablation, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     data["name"] = f"{data['name']}-{load_ablation(ablation).fingerprint()[:8]}"
     atomic_write_text(ablation, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
@@ -86,7 +93,7 @@ def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None =
 
 
 def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None,
-             echo: Callable[[str], None] | None = None) -> dict[str, Path]:
+             echo: Callable[[str], None] | None = None, ablation: str | Path | None = None) -> dict[str, Path]:
     """Run every stage; returns the files the report wrote (``md``, ``tex``, ``html``, …).
 
     Each stage's lines go to ``echo`` (default: this module's logger, which the CLI prints).
@@ -96,7 +103,7 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     from harness.sweep.study import sweep
 
     started = time.perf_counter()
-    plan = plan_demo(quick=quick, workers=workers, out=out)
+    plan = plan_demo(quick=quick, workers=workers, out=out, ablation=ablation)
     ablation = load_ablation(plan.ablation)  # checks every variant before anything runs
     fams = families(yaml.safe_load(plan.ablation.read_text()))
     timings: dict[str, float] = {}
@@ -152,7 +159,10 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     timings["report"] = 0.0
     about = _about(plan, ablation, spec, fams, timings, started)
     mechanism = read_rows(plan.out, fams)
-    written = write_report(plan.out, ablation.name, labels, about=about, settings=settings, mechanism=mechanism)
+    table = getattr(ablation.spec, "table", None)
+    metrics = tuple(table.metrics) if table is not None and table.metrics else None
+    written = write_report(plan.out, ablation.name, labels, about=about, settings=settings, mechanism=mechanism,
+                           metrics=metrics)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     atomic_write_text(plan.out / "timings.json", json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=2))

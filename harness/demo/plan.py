@@ -27,8 +27,9 @@ REFERENCE_VARIANT = "{family}_agp"
 BASELINE_METHOD = "SFT (CE only)"
 MULTI_AGP = "multi-teacher: AGP"
 #: Table 3's rows, in the paper's order.
+NEGATIVE_CONTROL = "negative control: perception from a permuted teacher"
 METHODS = (BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
-           "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP)
+           "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP, NEGATIVE_CONTROL)
 
 # quick: every size cut down (synthetic counts, steps, generation length)
 QUICK_DATA = {"train": 24, "eval": 24}

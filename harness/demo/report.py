@@ -24,7 +24,7 @@ from harness.report.mechanism import mechanism_findings, render_mechanism_markdo
 from harness.report.gradients import gradient_share_rows, render_gradient_shares_markdown
 from harness.report.caption import signed, system_label
 from harness.report.collect import Collected, collect, in_study
-from harness.report.spec import METRIC_TITLES, StatsOptions, TableSpec
+from harness.report.spec import EFFICIENCY_METRICS, METRIC_TITLES, StatsOptions, TableSpec
 from harness.report.tables import Table, build_table
 
 TEACHER = "teacher (teacher_s + SFT)"
@@ -69,8 +69,16 @@ def _runs_where(collected: Collected, field: str, values: Sequence[str]) -> list
 
 
 def build_sections(collected: Collected, study: str, *, options: StatsOptions | None = None,
-                   settings: Sequence[str] = ("clean", "text_only"), steps: int | None = None) -> list[Section]:
-    """The report's tables, in reading order."""
+                   settings: Sequence[str] = ("clean", "text_only"), steps: int | None = None,
+                   metrics: Sequence[str] | None = None) -> list[Section]:
+    """The report's tables, in reading order.
+
+    ``metrics`` (the ablation's ``table.metrics``; default: each table kind's own) are the
+    quality metrics every table shows; Table 1 adds the efficiency metrics. A study of closed
+    questions only (ablations/tiny/colour_controls.yaml) reports closed accuracies.
+    """
+    quality = tuple(metrics) if metrics else None
+    first = (quality[0],) if quality else GROUNDING_METRICS
     from harness.report.api import build_settings_table
 
     options = options or StatsOptions()
@@ -84,7 +92,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
 
     grounding = build_settings_table(
         collected.subset(evals), settings=["clean", "text_only"], columns=("student.family", "description"),
-        baseline="text_only", name="grounding", options=options, metrics=GROUNDING_METRICS,
+        baseline="text_only", name="grounding", options=options, metrics=first,
         caption="Fine-tuned tiny teachers and pretrained tiny students, each evaluated on the same items in every setting")
     sections.append(Section(
         "grounding", "Do the teachers use the image?",
@@ -95,6 +103,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
     table1 = build_table(collected.subset(evals + sft_and_agp), TableSpec(
         name="table1_models", kind="table1", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
         order=(TEACHER, PRETRAINED, BASELINE_METHOD, MULTI_AGP),
+        metrics=(*quality, *EFFICIENCY_METRICS) if quality else (),
         caption="Analogue of the paper's Table 1: the tiny teacher, the pretrained student, and the student after "
                 "plain SFT and after multi-teacher Drive-KD with AGP, per family"), options=options)
     sections.append(Section(
@@ -104,7 +113,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         "the evaluation on this machine's CPU.", table1))
 
     table2 = build_table(collected.subset(agp + teachers), TableSpec(
-        name="table2_teacher_student", kind="table2", rows="description", columns=COLUMNS, metrics=("avg",),
+        name="table2_teacher_student", kind="table2", rows="description", columns=COLUMNS, metrics=first if quality else ("avg",),
         baseline=TEACHER, order=(TEACHER, MULTI_AGP),
         caption="Analogue of the paper's Table 2 (teacher → student, Avg.): each family's teacher and the student "
                 "distilled from it with AGP; the student is tested against its own teacher"), options=options)
@@ -117,17 +126,17 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
 
     table3 = build_table(students, TableSpec(
         name="table3_methods", kind="table3", rows="description", columns=COLUMNS, baseline=BASELINE_METHOD,
-        order=METHODS,
+        order=METHODS, metrics=quality or (),
         caption="Analogue of the paper's Table 3: every method against plain SFT, per family"), options=options)
     sections.append(Section(
         "table3", "Table 3 analogue: single teachers, multi-teacher combiners",
-        "Every method starts from the same pretrained student and trains for the same "
+        "Every method starts from the same student (pretrained, where the study pretrains one) and trains for the same "
         f"{steps if steps else 'number of'} optimizer steps on the same questions; only the objectives and the way "
         "their gradients are combined differ.", table3))
 
     robustness = build_settings_table(
         collected.subset(sft_and_agp + evals), settings=list(settings), columns=("student.family", "description"),
-        baseline="clean", name="robustness", options=options, metrics=("avg",),
+        baseline="clean", name="robustness", options=options, metrics=first if quality else ("avg",),
         caption="Teachers, pretrained students, and students after SFT and after multi-teacher AGP in every "
                 "evaluation setting (Avg. only)")
     sections.append(Section(
@@ -214,10 +223,11 @@ def _tex_document(sections: list[Section], title: str, summary: list[tuple[str, 
 
 def write_report(out: Path, study: str, labels: dict[str, str], *, about: dict[str, Any],
                  settings: Sequence[str], options: StatsOptions | None = None,
-                 mechanism: Sequence[dict] = ()) -> dict[str, Path]:
+                 mechanism: Sequence[dict] = (), metrics: Sequence[str] | None = None) -> dict[str, Path]:
     """Collect the demo's runs and evaluations under ``out`` and write report.md/.tex/.html + figures."""
     collected = label_evaluations(collect(out), labels)
-    sections = build_sections(collected, study, options=options, settings=settings, steps=about.get("steps"))
+    sections = build_sections(collected, study, options=options, settings=settings, steps=about.get("steps"),
+                              metrics=metrics)
     students = collected.subset([r for r in collected.runs["run_id"] if collected.infos[r].get("kind") != "eval"])
     figures = _figures(sections, students, out / "figures")
     found = summary(sections)

@@ -107,3 +107,22 @@ def test_a_second_demo_reuses_every_run_and_evaluation(demo):
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in [*out.rglob("run.json"), *out.glob("mechanism-*.json")]} == stamps
     assert "already evaluated" in again.stdout or "reused" in again.stdout.lower() or "complete" in again.stdout
+
+
+def test_the_report_tables_follow_a_study_that_names_its_metrics(demo):
+    """A study of closed questions only (ablations/tiny/colour_controls.yaml) reports closed accuracies."""
+    import yaml
+
+    from harness.demo.report import build_sections
+    from harness.report.collect import collect
+    from harness.report.spec import EFFICIENCY_METRICS
+
+    out = demo[0]
+    study = yaml.safe_load((out / "ablation.yaml").read_text())["name"]
+    closed = ("closed_acc_ranked", "closed_acc_parsed")
+    tables = {s.key: s.table for s in build_sections(collect(out), study, metrics=closed)}
+    assert tuple(tables["table3"].metrics) == closed
+    assert tuple(tables["table1"].metrics) == (*closed, *EFFICIENCY_METRICS)
+    for key in ("grounding", "table2", "robustness"):
+        assert tuple(tables[key].metrics) == closed[:1], key
+    assert tables["table3"].n_comparisons > 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from harness.demo.plan import (DEMO_ABLATION, FAMILIES, METHODS, QUICK_DATA, QUICK_STEPS, REFERENCE_VARIANT,
-                               effective_ablation, families)
+from harness.demo.plan import (DEMO_ABLATION, FAMILIES, METHODS, NEGATIVE_CONTROL, QUICK_DATA, QUICK_STEPS,
+                               REFERENCE_VARIANT, effective_ablation, families)
 from harness.sweep.ablation import load_ablation
 
 
@@ -20,7 +20,7 @@ def test_demo_study_has_every_method_for_both_families_with_two_seeds():
         assert all(t.family == spec.student.family for t in spec.teachers.values()), variant
         assert set(spec.eval.settings) == {"clean", "text_only", "fog", "low_light"}
         assert spec.eval.judge.name == "rubric"
-    assert by_family == {f: set(METHODS) for f in FAMILIES}
+    assert by_family == {f: set(METHODS) - {NEGATIVE_CONTROL} for f in FAMILIES}  # no control in this study
 
 
 def test_every_run_of_a_family_shares_one_teacher_and_one_pretrained_student():
@@ -80,3 +80,47 @@ def test_model_paths_in_the_demo_file_are_made_absolute_against_it(tmp_path):
     effective = effective_ablation(source)
     assert effective["overrides"]["teachers"]["perception_teacher"]["path"] == str(tmp_path / "teachers" / "internvl3")
     assert effective["overrides"]["teachers"]["reasoning_teacher"].get("path") is None  # zoo models untouched
+
+
+COLOUR_STUDY = DEMO_ABLATION.parent / "colour_controls.yaml"
+
+
+def test_the_colour_study_has_the_controls_of_each_family_on_its_shipped_teacher():
+    from harness.demo.teachers import teacher_folder
+
+    ablation = load_ablation(COLOUR_STUDY)  # every variant's recipe builds
+    data = effective_ablation(COLOUR_STUDY)
+    by_family: dict[str, dict[str, object]] = {}
+    for variant in data["variants"]:
+        spec = ablation.recipe(variant, {}, ablation.seeds[0]).spec
+        by_family.setdefault(spec.student.family, {})[spec.description] = spec
+        assert spec.data.eval.model_dump()["templates"] == ["object_colour"]
+        assert spec.student.zoo == "student" and spec.student.sft is None  # data-scarce, from random weights
+    assert set(by_family) == set(FAMILIES)
+    for family, methods in by_family.items():
+        assert set(methods) <= set(METHODS) and {"SFT (CE only)", "single teacher: perception",
+                                                 "multi-teacher: AGP", NEGATIVE_CONTROL} <= set(methods)
+        for description, spec in methods.items():
+            for teacher in spec.teachers.values():
+                assert teacher.family == family and teacher.sft is None
+                assert teacher.path.endswith(f"teachers/{family}")
+                assert (teacher.control is not None) == (description == NEGATIVE_CONTROL)
+    # run from anywhere: the demo writes the shipped teachers' paths absolute
+    for variant in data["variants"].values():
+        for teacher in (variant.get("teachers") or {}).values():
+            assert teacher["path"] == str(teacher_folder(teacher["family"]).resolve())
+    assert families(data) == list(FAMILIES)
+
+
+def test_a_demo_of_another_study_goes_to_its_own_folder_and_a_missing_file_is_one_line(tmp_path, monkeypatch):
+    import pytest
+
+    from harness.demo.pipeline import plan_demo
+    from harness.errors import HarnessError
+
+    monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path))
+    plan = plan_demo(ablation=COLOUR_STUDY)
+    assert plan.out == tmp_path / "demo-colour_controls" and plan.ablation.is_file()
+    assert plan_demo(ablation=COLOUR_STUDY, quick=True).out == tmp_path / "demo-colour_controls-quick"
+    with pytest.raises(HarnessError, match="no such demo ablation file"):
+        plan_demo(ablation=tmp_path / "missing.yaml")
