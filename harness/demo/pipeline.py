@@ -44,6 +44,9 @@ from harness.paths import results_dir
 
 log = logging.getLogger(__name__)
 
+#: The demo's stand-alone evaluations (teachers, pretrained students) by folder → their report label.
+LABELS_FILE = "labels.json"
+
 
 @contextmanager
 def _pool(n: int):
@@ -154,6 +157,8 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
         labels[p.evals["teacher"]] = TEACHER
         if "student" in p.evals:  # a demo whose students start from the zoo has no pretrained row
             labels[p.evals["student"]] = PRETRAINED
+    # kept beside the runs, so the report's tables can be drawn again from the folder alone
+    atomic_write_text(plan.out / LABELS_FILE, json.dumps({str(k): v for k, v in labels.items()}, indent=2))
     spec = ablation.recipe(REFERENCE_VARIANT.format(family=fams[0]), {}, ablation.seeds[0]).spec
     settings = list(spec.eval.settings)
     timings["report"] = 0.0

@@ -113,14 +113,18 @@ def test_the_report_tables_follow_a_study_that_names_its_metrics(demo):
     """A study of closed questions only (ablations/tiny/colour_controls.yaml) reports closed accuracies."""
     import yaml
 
-    from harness.demo.report import build_sections
+    from harness.demo.pipeline import LABELS_FILE
+    from harness.demo.report import build_sections, label_evaluations
     from harness.report.collect import collect
     from harness.report.spec import EFFICIENCY_METRICS
 
     out = demo[0]
     study = yaml.safe_load((out / "ablation.yaml").read_text())["name"]
+    labels = json.loads((out / LABELS_FILE).read_text())
+    assert len(labels) == 2 * len(FAMILIES)  # a teacher and a pretrained student per family
     closed = ("closed_acc_ranked", "closed_acc_parsed")
-    tables = {s.key: s.table for s in build_sections(collect(out), study, metrics=closed)}
+    collected = label_evaluations(collect(out), labels)
+    tables = {s.key: s.table for s in build_sections(collected, study, metrics=closed)}
     assert tuple(tables["table3"].metrics) == closed
     assert tuple(tables["table1"].metrics) == (*closed, *EFFICIENCY_METRICS)
     for key in ("grounding", "table2", "robustness"):
