@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="every size cut down: the same pipeline in about two minutes, numbers meaningless (tests)")
     parser.add_argument("--build-teachers", action="store_true",
-                        help="build the demo teachers to ship (ablations/tiny/teachers/, 6 min or more of one core each) "
+                        help="build the demo teachers to ship (ablations/tiny/teachers/, 40 min or more of one core each) "
                              "instead of running the demo")
 
 
