@@ -72,23 +72,27 @@ def render_mechanism_markdown(rows: Sequence[dict]) -> str:
 def mechanism_findings(rows: Sequence[dict], *, alpha: float = 0.05, correction: str = "holm") -> list[dict]:
     """findings.json entries (:mod:`harness.report.findings`' shape) for each row's lift test:
     the share on the referred object against its prior, per family, system and layer."""
+    from collections import Counter
+
+    from harness.report.tables import significance_direction
+
+    tested = [r for r in rows if r["lift"].get("p_value") is not None]
+    per_family = Counter(r.get("family") for r in tested)
     out = []
-    for r in rows:
+    for r in tested:
         lift = r["lift"]
-        if lift.get("p_value") is None:
-            continue
         p_adj = lift.get("p_adjusted", lift["p_value"])
+        significant = bool(p_adj is not None and p_adj < alpha)
         out.append({
             "table": "mechanism", "kind": "mechanism", "setting": "clean", "group": r.get("family"),
             "family": r.get("family"), "metric": f"object_share@{r['layer']}", "treatment": r["system"],
             "baseline": "prior (uniform attention)", "value": r["share"]["mean"],
             "baseline_value": r["prior"]["mean"], "difference": lift["mean"], "ci_low": lift["ci_low"],
             "ci_high": lift["ci_high"], "confidence": 0.95, "p_value": lift["p_value"], "p_adjusted": p_adj,
-            "significant": bool(p_adj is not None and p_adj < alpha), "direction": "higher",
+            "significant": significant, "direction": significance_direction(significant, lift["mean"]),
             "correction": correction, "alpha": alpha, "test": "paired bootstrap", "unit": lift["unit"],
             "n_units": lift["n_units"], "n_items": lift["n_items"], "n_seeds": 1,
-            "n_comparisons_in_table": sum(1 for x in rows if x["lift"].get("p_value") is not None
-                                          and x.get("family") == r.get("family")),
+            "n_comparisons_in_table": per_family[r.get("family")],
             "judge_id": None,
         })
     return out

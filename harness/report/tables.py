@@ -78,9 +78,14 @@ class Cell:
     @property
     def direction(self) -> int:
         """+1 / −1 when significantly higher / lower than the baseline, else 0."""
-        if not self.significant or not math.isfinite(self.diff) or self.diff == 0:
-            return 0
-        return 1 if self.diff > 0 else -1
+        return significance_direction(self.significant, self.diff)
+
+
+def significance_direction(significant: bool, diff: float) -> int:
+    """+1 / −1 for a significant positive / negative difference, else 0 (findings.json's ``direction``)."""
+    if not significant or not math.isfinite(diff) or diff == 0:
+        return 0
+    return 1 if diff > 0 else -1
 
 
 @dataclass

@@ -57,6 +57,7 @@ def test_mechanism_findings_are_one_entry_per_tested_lift_in_the_findings_shape(
     assert looks["significant"] and looks["difference"] > 0.3 and looks["p_adjusted"] >= looks["p_value"]
     assert looks["value"] - looks["baseline_value"] == pytest.approx(looks["difference"])
     assert not by[("sft", "object_share@first")]["significant"]
+    assert looks["direction"] == 1 and by[("sft", "object_share@first")]["direction"] == 0  # as the tables' cells
     assert {e["n_comparisons_in_table"] for e in entries} == {4} and {e["family"] for e in entries} == {"internvl3"}
 
 
