@@ -75,7 +75,10 @@ def is_current(path: Path, key: str) -> bool:
 
 def measure_family(out: str, family: str, teacher: System, students: Sequence[System], data: dict, *,
                    n_items: int = ITEMS, layers: Sequence[str] = LAYERS, threads: int = 1) -> Path:
-    """Capture every system's maps on the same items and write the family's mechanism rows."""
+    """Capture every system's maps on the same items and write the family's mechanism rows.
+
+    Always measures; whether stored rows are still current is the caller's question
+    (:func:`is_current` with :func:`mechanism_key`, as the demo's stage 4 asks it)."""
     from harness import components  # noqa: F401  (registries)
     from harness.devices import torch_threads
     from harness.eval.attention_maps import capture_text_to_vision
@@ -85,8 +88,6 @@ def measure_family(out: str, family: str, teacher: System, students: Sequence[Sy
 
     path = result_file(Path(out), family)
     key = mechanism_key(family, teacher, students, data, n_items, layers)
-    if is_current(path, key):
-        return path
     start = time.perf_counter()
     with torch_threads(threads):
         items = DATASETS.build(data, field="demo mechanism data").eval_items("clean")[:n_items]

@@ -146,7 +146,7 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
 
     echo(f"demo [4/5] the mechanism: each family's teacher and students, text-to-vision maps on held-out items")
     t = time.perf_counter()
-    measure_mechanism(plan, result.study, prepared, threads)
+    measure_mechanism(plan, ablation, result.study, prepared, threads)
     timings["mechanism"] = time.perf_counter() - t
     echo(f"demo [4/5] done in {timings['mechanism']:.0f} s")
 
@@ -164,7 +164,7 @@ def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = 
     timings["report"] = 0.0
     about = _about(plan, ablation, spec, fams, timings, started)
     mechanism = read_rows(plan.out, fams)
-    table = getattr(ablation.spec, "table", None)
+    table = ablation.spec.table
     metrics = tuple(table.metrics) if table is not None and table.metrics else None
     written = write_report(plan.out, ablation.name, labels, about=about, settings=settings, mechanism=mechanism,
                            metrics=metrics)
@@ -192,12 +192,12 @@ def mechanism_systems(collected, family: str) -> list[System]:
     return [System(label, folder) for label, (_, folder) in first.items()]
 
 
-def measure_mechanism(plan: DemoPlan, study: str, prepared: list[Prepared], threads: int) -> None:
-    """The mechanism stage: a worker per family whose rows are missing or stale (harness/demo/mechanism.py)."""
-    from harness.report.collect import collect
-    from harness.sweep.ablation import load_ablation
+def measure_mechanism(plan: DemoPlan, ablation, study: str, prepared: list[Prepared], threads: int) -> None:
+    """The mechanism stage: a worker per family whose rows are missing or stale (harness/demo/mechanism.py).
 
-    ablation = load_ablation(plan.ablation)
+    ``ablation``: the loaded demo study (:func:`harness.sweep.ablation.load_ablation`)."""
+    from harness.report.collect import collect
+
     collected = collect(plan.out, study=study)
     n_items = QUICK_MECHANISM_ITEMS if plan.quick else MECHANISM_ITEMS
     jobs = []
