@@ -19,6 +19,7 @@ from typing import Any, Sequence, Union
 import torch
 from PIL import Image
 
+from harness.data.encodings import EncodingMemo
 from harness.data.types import CAPABILITIES, TrainSample
 from harness.errors import HarnessError
 
@@ -189,23 +190,37 @@ def _assemble(loaded, encoded: list[dict], labels: list[list[int]] | None, side:
     )
 
 
-def collate_train(samples: Sequence[TrainSample], loaded) -> Batch:
-    """A right-padded training batch with labels on the answer tokens only."""
+def _encode_train(sample: TrainSample, loaded) -> tuple[dict[str, torch.Tensor], list[int], int]:
+    """One training sample's processor output, label row and capability index."""
+    adapter = loaded.adapter
+    images = [load_image(p, loaded.image_side, item=sample.id) for p in sample.images]
+    prompt = adapter.prompt_text(loaded.processor, len(images), sample.question)
+    full = adapter.prompt_text(loaded.processor, len(images), sample.question, sample.answer)
+    enc = _encode(loaded, images, full)
+    ids = enc["input_ids"][0].tolist()
+    n_answer = _answer_length(loaded, ids, prompt, full, images, sample.id)
+    return enc, _label_row(ids, n_answer, loaded.tokenizer.eos_token_id), _capability_index(sample.id, sample.capability)
+
+
+def collate_train(samples: Sequence[TrainSample], loaded, *, memo: EncodingMemo | None = None) -> Batch:
+    """A right-padded training batch with labels on the answer tokens only.
+
+    ``memo``: this model's :class:`~harness.data.encodings.EncodingMemo`; a sample met before is
+    taken from it instead of being encoded again (same tensors either way).
+    """
     if not samples:
         raise CollateError("collate: an empty list of samples")
-    adapter, side = loaded.adapter, loaded.image_side
-    eos_id = loaded.tokenizer.eos_token_id
     encoded, labels, caps = [], [], []
     for sample in samples:
-        images = [load_image(p, side, item=sample.id) for p in sample.images]
-        prompt = adapter.prompt_text(loaded.processor, len(images), sample.question)
-        full = adapter.prompt_text(loaded.processor, len(images), sample.question, sample.answer)
-        enc = _encode(loaded, images, full)
-        ids = enc["input_ids"][0].tolist()
-        n_answer = _answer_length(loaded, ids, prompt, full, images, sample.id)
+        found = memo.get(sample) if memo is not None else None
+        if found is None:
+            found = _encode_train(sample, loaded)
+            if memo is not None:
+                memo.put(sample, found)
+        enc, label_row, cap = found
         encoded.append(enc)
-        labels.append(_label_row(ids, n_answer, eos_id))
-        caps.append(_capability_index(sample.id, sample.capability))
+        labels.append(label_row)
+        caps.append(cap)
     return _assemble(loaded, encoded, labels, "right", [s.id for s in samples], caps)
 
 
@@ -283,15 +298,16 @@ def collate_generation_samples(samples: Sequence[TrainSample], loaded) -> Batch:
 class Collator:
     """A picklable ``collate_fn`` for ``torch.utils.data.DataLoader`` over TrainSamples."""
 
-    def __init__(self, loaded, *, mode: str = "train"):
+    def __init__(self, loaded, *, mode: str = "train", memo: EncodingMemo | None = None):
         if mode not in ("train", "generate"):
             raise ValueError(f"Collator mode must be 'train' or 'generate', not {mode!r}")
         self.loaded = loaded
         self.mode = mode
+        self.memo = memo
 
     def __call__(self, samples: Sequence[TrainSample]) -> Batch:
         if self.mode == "train":
-            return collate_train(samples, self.loaded)
+            return collate_train(samples, self.loaded, memo=self.memo)
         return collate_generation_samples(samples, self.loaded)
 
 

@@ -4,7 +4,8 @@ Decoding the camera images and running the processor is CPU work that would
 otherwise sit between GPU steps. :class:`MicroBatchStream` hands the loop each
 micro-batch already collated (images decoded once; live teachers whose processor
 agrees reuse the same batch), with ``train.num_workers`` processes working ahead
-(0: collated in the loop's own process, as before).
+(0: collated in the loop's own process, where the loop's
+:class:`~harness.data.encodings.EncodingMemo` spares later epochs the work).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterator, Sequence
 import torch
 
 from harness.data.collate import Batch, Collator
+from harness.data.encodings import EncodingMemo
 from harness.data.types import TrainSample
 
 
@@ -21,10 +23,12 @@ class MicroBatchStream:
     """``(samples, batch)`` pairs for a sequence of micro-batches, in order."""
 
     def __init__(self, student, micro_batches: Sequence[list[TrainSample]], *, num_workers: int = 0,
-                 pin_memory: bool = False):
+                 pin_memory: bool = False, memo: EncodingMemo | None = None):
+        """``memo``: the student's encodings, used only when collating in this process (``num_workers`` 0)."""
         self.micro_batches = list(micro_batches)
+        collate = Collator(student, memo=memo if not num_workers else None)
         loader = torch.utils.data.DataLoader(
-            self.micro_batches, batch_size=None, shuffle=False, collate_fn=Collator(student),
+            self.micro_batches, batch_size=None, shuffle=False, collate_fn=collate,
             num_workers=num_workers, prefetch_factor=2 if num_workers else None, pin_memory=pin_memory,
         )
         self._iter: Iterator[Batch] = iter(loader)

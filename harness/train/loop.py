@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from harness.combine.gradients import CombinedBackward
 from harness.combine.row_sparse import embedding_tables
 from harness.data.collate import Batch
+from harness.data.encodings import EncodingMemo
 from harness.data.types import TrainSample
 from harness.errors import HarnessError
 from harness.files import atomic_write_text
@@ -96,6 +97,7 @@ class Trainer:
         self.rank, self.world = rank, world
         self.log = log or (run.log if run is not None and rank == 0 else None)
         self.generator = generator
+        self.encodings = EncodingMemo()  # the student's collated samples, reused by every later epoch
         self.params = [p for p in student.model.parameters() if p.requires_grad] + objectives.extra_parameters()
         if train_spec.gradient_checkpointing:
             enable_gradient_checkpointing(student.model)
@@ -197,7 +199,7 @@ class Trainer:
             if stream_epoch != epoch:  # one prefetching stream per epoch, from where this step starts
                 stream, stream_epoch = MicroBatchStream(self.student, self.micro_batches(epoch)[in_epoch * accum:],
                                                         num_workers=self.spec.num_workers,
-                                                        pin_memory=device.type == "cuda"), epoch
+                                                        pin_memory=device.type == "cuda", memo=self.encodings), epoch
             last = self.optimizer_step(stream.take(accum), device)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in list(last.items())[:4]})

@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.data.collate import collate_train
+from harness.data.encodings import EncodingMemo
 from harness.data.types import TrainSample
 from harness.devices import model_device
 from harness.errors import HarnessError
@@ -106,12 +107,13 @@ def fine_tune(loaded, samples: Sequence[TrainSample], sft_spec, seed: int, *, pr
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1.0 - s / max(1, total)))
     bar = tqdm(total=total, desc=f"SFT {loaded.name}", unit="step", disable=not progress)
     step, losses = 0, {"first": float("nan"), "last": float("nan")}
+    encodings = EncodingMemo()  # each sample is encoded once, not once per epoch
     running: list[float] = []
     while step < total:
         epoch, in_epoch = divmod(step, per_epoch)
         order = epoch_order(len(samples), seed, epoch)
         chunk = order[in_epoch * sft_spec.batch_size : (in_epoch + 1) * sft_spec.batch_size]
-        batch = collate_train([samples[i] for i in chunk], loaded).to(model_device(model))
+        batch = collate_train([samples[i] for i in chunk], loaded, memo=encodings).to(model_device(model))
         out = model(**batch.model_inputs(with_labels=True))
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
