@@ -10,6 +10,7 @@ both see the same token layout (checked beforehand).
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import torch
@@ -24,9 +25,12 @@ class SignalKind:
     uses_layers: bool = True
     version: int = 1  # enters every run's identity: bump it when a change alters the signal
 
-    @property
+    @functools.cached_property
     def recorder(self):
-        """The recorder that captures, stores and pads this signal's tensors."""
+        """The recorder that captures, stores and pads this signal's tensors (recorders hold no state).
+
+        Built once per kind: the training step asks for it several times, and a registry build
+        (checking options against the signature) cost 5 % of a tiny-zoo AGP step."""
         return RECORDERS.build(self.needs, field=f"signal {type(self).__name__}.needs")
 
     def entry_mask(self, batch) -> torch.Tensor:  # pragma: no cover - abstract
