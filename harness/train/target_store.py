@@ -91,6 +91,7 @@ class TargetStore:
         self.meta: dict = index.get("meta", {})
         self.bytes: int = index.get("bytes", 0)
         self._handles: dict[str, object] = {}
+        self._names: dict[str, list[str]] = {}  # sample id → its tensor names in its shard, filled as shards open
 
     def __contains__(self, sample_id: str) -> bool:
         return sample_id in self.entries
@@ -101,10 +102,12 @@ class TargetStore:
     def get(self, sample_id: str) -> dict[str, torch.Tensor]:
         shard = self.entries[sample_id]
         handle = self._handles.get(shard)
-        if handle is None:
+        if handle is None:  # index the shard's names once, not on every read (a shard holds 256 samples)
             handle = self._handles[shard] = safe_open(str(self.path / shard), framework="pt")
-        prefix = f"{sample_id}/"
-        return {k[len(prefix):]: handle.get_tensor(k) for k in handle.keys() if k.startswith(prefix)}
+            for key in handle.keys():
+                sid, _, name = key.rpartition("/")
+                self._names.setdefault(sid, []).append(name)
+        return {name: handle.get_tensor(f"{sample_id}/{name}") for name in self._names.get(sample_id, [])}
 
     def ids(self) -> Iterator[str]:
         return iter(self.entries)
