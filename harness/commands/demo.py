@@ -1,9 +1,9 @@
 """`harness demo`: the mini Drive-KD paper on the embedded default (what `make demo` runs).
 
-Builds the tiny zoo and the synthetic benchmark, fine-tunes the tiny teachers (or checks
-shipped ones) and pretrains the tiny students, trains every method × family × seed of
-ablations/tiny/demo.yaml, evaluates everything and writes results/demo/report.md (+ .tex,
-.html, figures). ``--build-teachers`` builds the demo teachers to ship instead
+Builds the tiny zoo and the synthetic benchmark, checks the shipped tiny teachers (or
+fine-tunes them, and pretrains students, where a study asks), trains every method × family ×
+seed of ablations/tiny/demo.yaml, evaluates everything, measures where the models look and
+writes results/demo/report.md (+ .tex, .html, findings.json, figures). ``--build-teachers`` builds the demo teachers to ship instead
 (harness/demo/teachers.py). See docs/demo.md and harness/demo/.
 """
 
@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where everything goes (default: RESULTS/demo, or RESULTS/demo-quick with --quick)")
     parser.add_argument("--ablation", metavar="FILE",
                         help="the study to run instead of ablations/tiny/demo.yaml, in the same form (e.g. "
-                             "ablations/tiny/colour_controls.yaml; default out: RESULTS/demo-<file stem>)")
+                             "ablations/tiny/drivebench_methods.yaml; default out: RESULTS/demo-<file stem>)")
     parser.add_argument("--quick", action="store_true",
                         help="every size cut down: the same pipeline in about two minutes, numbers meaningless (tests)")
     parser.add_argument("--build-teachers", action="store_true",

@@ -4,9 +4,9 @@ Five stages, each timed and reported:
 
 1. inputs: the tiny zoo and every synthetic dataset the demo names (built once, cached);
 2. models: per family, in parallel, the teacher (shipped and checked, or fine-tuned) and
-   the pretrained student where the demo has one,
-   each evaluated on its own (clean, text-only, two corruptions);
-3. students: the demo study (ablations/tiny/demo.yaml) through the sweep, two workers:
+   the pretrained student where the study has one, each evaluated on its own in the
+   study's settings;
+3. students: the demo study (ablations/tiny/demo.yaml, or ``--ablation``) through the sweep, two workers:
    every method × family × seed is an ordinary run directory, evaluated after training;
 4. mechanism: per family, in parallel, the teacher's and each method's (first seed's)
    text-to-vision maps on the same held-out items (harness/demo/mechanism.py);
@@ -39,7 +39,7 @@ from harness.demo.plan import DEMO_ABLATION, FAMILIES, QUICK_MECHANISM_ITEMS, RE
 from harness.demo.report import PRETRAINED, TEACHER, stamp, write_report
 from harness.files import atomic_write_text
 from harness.logs import records_from_workers, send_records_to
-from harness.paths import results_dir
+from harness.paths import REPO_ROOT, results_dir
 
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def plan_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None =
     atomic_write_text(ablation, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     data["name"] = f"{data['name']}-{load_ablation(ablation).fingerprint()[:8]}"
     atomic_write_text(ablation, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return DemoPlan(ablation=ablation, out=root, quick=quick, workers=max(1, workers))
+    return DemoPlan(ablation=ablation, out=root, quick=quick, workers=max(1, workers), source=source)
 
 
 def run_demo(*, quick: bool = False, workers: int = 2, out: str | Path | None = None,
@@ -221,21 +221,26 @@ def measure_mechanism(plan: DemoPlan, ablation, study: str, prepared: list[Prepa
 def _about(plan: DemoPlan, ablation, spec, fams, timings: dict[str, float], started: float) -> dict:
     """The report's introduction and its 'how this was made' list."""
     n_items = spec.data.eval.options.get("eval")
+    try:
+        source = plan.source.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:  # a study file outside the checkout
+        source = str(plan.source)
     intro = (
         f"{'A quick (test-sized) run of the demo: every size is cut down, so no number here means anything. ' if plan.quick else ''}"
-        f"Everything below was produced by `make demo` on this machine from nothing: a tiny offline model zoo "
-        f"(families {', '.join(fams)}) and a synthetic DriveBench-format driving benchmark, {n_items} evaluation "
-        f"items per setting, scored by the offline `{spec.eval.judge.name}` judge. The models are a few hundred "
-        "thousand parameters and train for seconds, so these are the shapes of the paper's tables, not its "
-        "numbers; the tests say which differences this data can and cannot support.")
+        f"Everything below was produced by `harness demo` on this machine from nothing but this checkout: a tiny "
+        f"offline model zoo (families {', '.join(fams)}), a synthetic DriveBench-format driving benchmark "
+        f"({n_items} evaluation items per setting) and the study `{source}`. Closed questions are scored by ranking "
+        "the options' likelihoods and by parsing the generated answer, open ones by the offline "
+        f"`{spec.eval.judge.name}` judge. The models have a few hundred thousand parameters, so the numbers are this "
+        "setting's, not the paper's; the tests say which differences this data can and cannot support.")
     elapsed = time.perf_counter() - started
     how = [
         f"- Made {stamp()} by `harness demo{' --quick' if plan.quick else ''}` ({plan.workers} workers, "
         f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}).",
-        f"- Study: `{ablation.name}` (`{plan.ablation.name}`, from `ablations/tiny/demo.yaml`), {len(ablation.spec.variants)} variants × "
+        f"- Study: `{ablation.name}` (`{plan.ablation.name}`, from `{source}`), {len(ablation.spec.variants)} variants × "
         f"seeds {', '.join(str(s) for s in ablation.seeds)}; run directories under `runs/`, stand-alone "
         "evaluations under `evals/`, sweep logs under `sweeps/`.",
-        f"- Stage times: inputs {timings.get('inputs', 0):.0f} s, teachers and pretrained students "
+        f"- Stage times: inputs {timings.get('inputs', 0):.0f} s, teachers (and any pretrained students) "
         f"{timings.get('models', 0):.0f} s, student runs {timings.get('students', 0):.0f} s; "
         f"{elapsed / 60:.1f} min before the report (the total, report included, is in `timings.json`).",
         "- Re-draw any table with `harness report`, e.g. "

@@ -1,10 +1,13 @@
 """What the demo runs: the demo ablation file, and its quick (test-sized) form.
 
 The demo is plain data: ``ablations/tiny/demo.yaml`` names every student the mini
-paper trains (seven methods × two families × two seeds) and their teachers. This
-module only reads that file, and for ``quick`` shrinks every size in it (data,
-steps, generation length) so the whole pipeline runs in a test in about a minute,
-the same code path with nothing skipped.
+paper trains (the colour study: SFT, the perception teacher alone, AGP and the negative
+control, for both families) and their shipped teachers; any other study of the same form
+runs through the same pipeline with ``harness demo --ablation`` (e.g.
+``ablations/tiny/drivebench_methods.yaml``, seven methods × two families × two seeds on the
+DriveBench-style mix). This module only reads the file, and for ``quick`` shrinks every size
+in it (data, steps, generation length) so the whole pipeline runs in a test in about a
+minute, the same code path with nothing skipped.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class DemoPlan:
     out: Path  # results/demo: runs/, evals/, sweeps/, figures/, report.*
     quick: bool
     workers: int
+    source: Path = DEMO_ABLATION  # the study file it was made from
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
 
     ``metrics`` (the ablation's ``table.metrics``; default: each table kind's own) are the
     quality metrics every table shows; Table 1 adds the efficiency metrics. A study of closed
-    questions only (ablations/tiny/colour_controls.yaml) reports closed accuracies.
+    questions only (the default demo, ablations/tiny/demo.yaml) reports closed accuracies.
     """
     quality = tuple(metrics) if metrics else None
     headline = (quality[0],) if quality else GROUNDING_METRICS  # the one metric of the settings and Table 2

@@ -1,10 +1,10 @@
 """`harness demo --quick`: the whole mini paper, every size cut down, end to end.
 
-The same five stages as `make demo` (zoo and data, fine-tuned teachers and pretrained
-students evaluated alone, the 28-run study through the sweep, the mechanism, the report), only with
-two optimizer steps everywhere and a handful of items, so the numbers mean nothing;
-what is checked is that every table, format and figure is made from real runs, and
-that a second call reuses everything instead of overwriting it.
+The same five stages as `make demo` (zoo and data, the shipped teachers evaluated alone, the
+colour study's 8 runs through the sweep, the mechanism, the report), only with two optimizer
+steps everywhere and a handful of items, so the numbers mean nothing; what is checked is that
+every table, format and figure is made from real runs, and that a second call reuses
+everything instead of overwriting it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import sys
 import pandas as pd
 import pytest
 
-from harness.demo.plan import FAMILIES
+from harness.demo.plan import FAMILIES, METHODS, NEGATIVE_CONTROL
 
 pytestmark = pytest.mark.slow
 
+#: The default demo's methods (ablations/tiny/demo.yaml), one seed each.
+DEMO_METHODS = {"SFT (CE only)", "single teacher: perception", "multi-teacher: AGP", NEGATIVE_CONTROL}
 SECTIONS = ("What was and was not significant", "Do the teachers use the image?", "Table 1 analogue",
             "Table 2 analogue", "Table 3 analogue", "Robustness", "The mechanism: where the models look",
             "How this was made")
@@ -48,9 +50,8 @@ def test_quick_demo_writes_the_whole_report(demo):
     tex = (out / "report.tex").read_text()
     assert tex.startswith("\\documentclass") and tex.count("\\begin{table}") == 5
     html = (out / "report.html").read_text()
-    assert html.count("<table>") == 5 and "figures/capabilities.png" in html
+    assert html.count("<table>") == 5
     assert "What was and was not significant" in html and tex.count("\\item") >= 5
-    assert (out / "figures" / "capabilities.png").stat().st_size > 0
     assert "figures/forest_table3.png" in html and (out / "figures" / "forest_table3.png").stat().st_size > 0
     assert "<code>text_only</code>" in html and "`text_only`" not in html  # its Markdown is rendered
     assert len(list((out / "tables").glob("*.csv"))) == 5
@@ -62,24 +63,25 @@ def test_quick_demo_writes_the_whole_report(demo):
 def test_every_method_family_and_seed_is_a_real_evaluated_run(demo):
     out = demo[0]
     runs = [p.parent for p in (out / "runs").rglob("run.json")]
-    assert len(runs) == 7 * len(FAMILIES) * 2
+    assert len(runs) == len(DEMO_METHODS) * len(FAMILIES)
     for run in runs:
         info = json.loads((run / "run.json").read_text())
         assert info["status"] == "finished", run
         scores = pd.read_parquet(run / "eval" / "scores.parquet")
-        assert set(scores["setting"]) == {"clean", "text_only", "fog", "low_light"}
-        assert set(scores["judge_id"]) == {"rubric-v1"}
+        assert set(scores["setting"]) == {"clean", "text_only"}
+        assert set(scores["kind"]) == {"mcq"} and scores["correct_ranked"].notna().all()  # closed, ranked and parsed
     evals = [p.parent for p in (out / "evals").rglob("run.json")]
-    assert len(evals) == 2 * len(FAMILIES)  # a teacher and a pretrained student per family
+    assert len(evals) == len(FAMILIES)  # the shipped teacher of each family, evaluated alone
 
 
 def test_table_csvs_hold_the_tested_comparisons(demo):
     out = demo[0]
     table3 = pd.read_csv(out / "tables" / "table3_methods.csv")
     assert set(table3["group"]) == set(FAMILIES)
-    assert table3["row"].nunique() == 7
+    assert set(table3["row"]) == DEMO_METHODS and set(table3["row"]) <= set(METHODS)
+    assert set(table3["metric"]) == {"closed_acc_ranked", "closed_acc_parsed"}
     tested = table3[table3["row"] != "SFT (CE only)"]
-    assert tested["p_adjusted"].notna().all() and (tested["n_seeds"] == 2).all()
+    assert tested["p_adjusted"].notna().all() and (tested["n_seeds"] == 1).all()
     grounding = pd.read_csv(out / "tables" / "grounding.csv")
     assert {"clean", "text_only"} <= set(grounding["row"])
     assert grounding.loc[grounding["row"] == "clean", "p_adjusted"].notna().all()
@@ -91,7 +93,7 @@ def test_the_mechanism_stage_measures_the_teacher_and_every_method_of_each_famil
     for family in FAMILIES:
         result = json.loads((out / f"mechanism-{family}.json").read_text())
         systems = {r["system"] for r in result["rows"]}
-        assert len(systems) == 1 + 7 and "teacher" in systems  # the teacher and the 7 methods' first seeds
+        assert systems == {"teacher"} | DEMO_METHODS  # the teacher and each method's first seed
         assert {r["layer"] for r in result["rows"]} == {"first", "penultimate"}
         students = [r for r in result["rows"] if r["system"] != "teacher"]
         assert all(r["mse"]["mean"] is not None and r["share"]["n_items"] > 0 for r in students)
@@ -110,7 +112,7 @@ def test_a_second_demo_reuses_every_run_and_evaluation(demo):
 
 
 def test_the_report_tables_follow_a_study_that_names_its_metrics(demo):
-    """A study of closed questions only (ablations/tiny/colour_controls.yaml) reports closed accuracies."""
+    """A study of closed questions only (the demo's colour study) reports closed accuracies."""
     import yaml
 
     from harness.demo.pipeline import LABELS_FILE
@@ -121,7 +123,7 @@ def test_the_report_tables_follow_a_study_that_names_its_metrics(demo):
     out = demo[0]
     study = yaml.safe_load((out / "ablation.yaml").read_text())["name"]
     labels = json.loads((out / LABELS_FILE).read_text())
-    assert len(labels) == 2 * len(FAMILIES)  # a teacher and a pretrained student per family
+    assert len(labels) == len(FAMILIES)  # a teacher per family; the students start from the zoo
     closed = ("closed_acc_ranked", "closed_acc_parsed")
     collected = label_evaluations(collect(out), labels)
     tables = {s.key: s.table for s in build_sections(collected, study, metrics=closed)}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from harness.demo.plan import (DEMO_ABLATION, FAMILIES, METHODS, NEGATIVE_CONTROL, QUICK_DATA, QUICK_STEPS,
                                REFERENCE_VARIANT, effective_ablation, families)
 from harness.sweep.ablation import load_ablation
 
+#: The DriveBench-style study of all seven methods (`harness demo --ablation`), the demo before issue 19.
+DRIVEBENCH_STUDY = DEMO_ABLATION.parent / "drivebench_methods.yaml"
 
 
-def test_demo_study_has_every_method_for_both_families_with_two_seeds():
-    ablation = load_ablation(DEMO_ABLATION)  # builds every variant's recipe: a typo fails here
+def test_the_drivebench_study_has_every_method_for_both_families_with_two_seeds():
+    ablation = load_ablation(DRIVEBENCH_STUDY)  # builds every variant's recipe: a typo fails here
     assert len(ablation.seeds) >= 2
     by_family: dict[str, set[str]] = {}
     for variant in ablation.spec.variants:
@@ -24,7 +27,7 @@ def test_demo_study_has_every_method_for_both_families_with_two_seeds():
 
 
 def test_every_run_of_a_family_shares_one_teacher_and_one_pretrained_student():
-    ablation = load_ablation(DEMO_ABLATION)
+    ablation = load_ablation(DRIVEBENCH_STUDY)
     for family in FAMILIES:
         teachers, students = set(), set()
         for variant in ablation.spec.variants:
@@ -39,9 +42,10 @@ def test_every_run_of_a_family_shares_one_teacher_and_one_pretrained_student():
         assert '"seed":0' in students.pop() and '"seed":0' in teachers.pop()
 
 
-def test_quick_form_cuts_every_size_and_keeps_the_structure(tmp_path):
-    full = effective_ablation()
-    quick = effective_ablation(quick=True)
+@pytest.mark.parametrize("source", [DEMO_ABLATION, DRIVEBENCH_STUDY], ids=["demo", "drivebench"])
+def test_quick_form_cuts_every_size_and_keeps_the_structure(source, tmp_path):
+    full = effective_ablation(source)
+    quick = effective_ablation(source, quick=True)
     assert quick["name"] == full["name"] + "_quick"
     assert list(quick["variants"]) == list(full["variants"]) and quick["seeds"] == full["seeds"]
     text = yaml.safe_dump(quick)
@@ -61,20 +65,20 @@ def test_quick_form_cuts_every_size_and_keeps_the_structure(tmp_path):
                 walk(value)
 
     walk(quick)
-    assert "200" not in text.split("max_steps: ")[1][:4]
+    assert f"max_steps: {QUICK_STEPS}\n" in text
     path = tmp_path / "quick.yaml"
     path.write_text(text)
     ablation = load_ablation(path)  # still a valid study
     assert families(quick) == list(FAMILIES)
     assert all(REFERENCE_VARIANT.format(family=f) in ablation.spec.variants for f in FAMILIES)
-    assert full["variants"] == effective_ablation()["variants"]  # the full form was not touched
+    assert full["variants"] == effective_ablation(source)["variants"]  # the full form was not touched
 
 
 def test_model_paths_in_the_demo_file_are_made_absolute_against_it(tmp_path):
     """A teacher named by ``path`` (a shipped demo teacher) loads from wherever the effective file is written."""
     source = tmp_path / "demo.yaml"
-    data = yaml.safe_load(DEMO_ABLATION.read_text())
-    data["base"] = str((DEMO_ABLATION.parent / data["base"]).resolve())
+    data = yaml.safe_load(DRIVEBENCH_STUDY.read_text())
+    data["base"] = str((DRIVEBENCH_STUDY.parent / data["base"]).resolve())
     data["overrides"]["teachers"]["perception_teacher"] = {"family": "internvl3", "path": "teachers/internvl3"}
     source.write_text(yaml.safe_dump(data))
     effective = effective_ablation(source)
@@ -82,14 +86,11 @@ def test_model_paths_in_the_demo_file_are_made_absolute_against_it(tmp_path):
     assert effective["overrides"]["teachers"]["reasoning_teacher"].get("path") is None  # zoo models untouched
 
 
-COLOUR_STUDY = DEMO_ABLATION.parent / "colour_controls.yaml"
-
-
-def test_the_colour_study_has_the_controls_of_each_family_on_its_shipped_teacher():
+def test_the_demo_is_the_colour_study_with_the_controls_of_each_family_on_its_shipped_teacher():
     from harness.demo.teachers import teacher_folder
 
-    ablation = load_ablation(COLOUR_STUDY)  # every variant's recipe builds
-    data = effective_ablation(COLOUR_STUDY)
+    ablation = load_ablation(DEMO_ABLATION)  # every variant's recipe builds
+    data = effective_ablation(DEMO_ABLATION)
     by_family: dict[str, dict[str, object]] = {}
     for variant in data["variants"]:
         spec = ablation.recipe(variant, {}, ablation.seeds[0]).spec
@@ -98,8 +99,8 @@ def test_the_colour_study_has_the_controls_of_each_family_on_its_shipped_teacher
         assert spec.student.zoo == "student" and spec.student.sft is None  # data-scarce, from random weights
     assert set(by_family) == set(FAMILIES)
     for family, methods in by_family.items():
-        assert set(methods) <= set(METHODS) and {"SFT (CE only)", "single teacher: perception",
-                                                 "multi-teacher: AGP", NEGATIVE_CONTROL} <= set(methods)
+        assert set(methods) == {"SFT (CE only)", "single teacher: perception", "multi-teacher: AGP", NEGATIVE_CONTROL}
+        assert {spec.train.max_steps for spec in methods.values()} == {400}  # one budget for every method
         for description, spec in methods.items():
             for teacher in spec.teachers.values():
                 assert teacher.family == family and teacher.sft is None
@@ -113,14 +114,13 @@ def test_the_colour_study_has_the_controls_of_each_family_on_its_shipped_teacher
 
 
 def test_a_demo_of_another_study_goes_to_its_own_folder_and_a_missing_file_is_one_line(tmp_path, monkeypatch):
-    import pytest
-
     from harness.demo.pipeline import plan_demo
     from harness.errors import HarnessError
 
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path))
-    plan = plan_demo(ablation=COLOUR_STUDY)
-    assert plan.out == tmp_path / "demo-colour_controls" and plan.ablation.is_file()
-    assert plan_demo(ablation=COLOUR_STUDY, quick=True).out == tmp_path / "demo-colour_controls-quick"
+    plan = plan_demo(ablation=DRIVEBENCH_STUDY)
+    assert plan.out == tmp_path / "demo-drivebench_methods" and plan.ablation.is_file()
+    assert plan_demo(ablation=DRIVEBENCH_STUDY, quick=True).out == tmp_path / "demo-drivebench_methods-quick"
+    assert plan_demo().out == tmp_path / "demo"
     with pytest.raises(HarnessError, match="no such demo ablation file"):
         plan_demo(ablation=tmp_path / "missing.yaml")
