@@ -41,8 +41,9 @@ BUILD: dict[str, Any] = {
              "corruptions": []},
     "sft": {"lr": 2.0e-3, "batch_size": 16, "seed": 0},
 }
-#: Optimizer steps per family (a family whose teacher reads its image later can be given more;
-#: today both are 5,000, and Qwen2.5-VL's teacher ends 0.7 points under issue 19's 20-point bar).
+#: Optimizer steps per family. Qwen2.5-VL's teacher ends 0.7 points under issue 19's 20-point bar
+#: over text-only at 5,000 steps; an 8,000-step build read its image less (+10.8 points,
+#: docs/demo.md), so more steps of this recipe are not the way to a better teacher.
 STEPS = {"internvl3": 5000, "qwen2_5_vl": 5000}
 
 
