@@ -106,7 +106,7 @@ def prepare_family(ablation_file: str, family: str, variant: str, results_root: 
         recipe = ablation.recipe(variant, {}, ablation.seeds[0])
 
         def say(line: str) -> None:
-            log.info("demo [2/4]   %s: %s", family, line)
+            log.info("demo [2/5]   %s: %s", family, line)
 
         began = time.time()
 

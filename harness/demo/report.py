@@ -135,14 +135,15 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         f"{steps if steps else 'number of'} optimizer steps on the same questions; only the objectives and the way "
         "their gradients are combined differ.", table3))
 
-    robustness = build_settings_table(
-        collected.subset(sft_and_agp + evals), settings=list(settings), columns=("student.family", "description"),
-        baseline="clean", name="robustness", options=options, metrics=headline,
-        caption="Teachers, pretrained students, and students after SFT and after multi-teacher AGP in every "
-                "evaluation setting (Avg. only)")
+    robustness = build_settings_table(  # every student: "the distilled students use their images" is tested here
+        collected.subset(list(students.runs["run_id"]) + evals), settings=list(settings),
+        columns=("student.family", "description"), baseline="clean", name="robustness", options=options,
+        metrics=headline,
+        caption="Teachers, pretrained students and every method's student in every evaluation setting "
+                f"({METRIC_TITLES[headline[0]]} only)")
     sections.append(Section(
         "robustness", "Robustness: text-only and corrupted images",
-        "DriveBench asks how much a model's answers depend on the image: each setting of the same model is "
+        "DriveBench asks how much a model's answers depend on the image: each setting of every model is "
         "compared with its `clean` score on the same items. A model that ignores its image scores the same "
         "(or better) without it.", robustness))
     return sections

@@ -82,6 +82,9 @@ def test_table_csvs_hold_the_tested_comparisons(demo):
     assert set(table3["metric"]) == {"closed_acc_ranked", "closed_acc_parsed"}
     tested = table3[table3["row"] != "SFT (CE only)"]
     assert tested["p_adjusted"].notna().all() and (tested["n_seeds"] == 1).all()
+    robustness = pd.read_csv(out / "tables" / "robustness.csv")  # every student, tested text-only against clean
+    tested_groups = set(robustness.loc[robustness["row"] == "text_only", "group"])
+    assert {f"{family} / {method}" for family in FAMILIES for method in DEMO_METHODS} <= tested_groups
     grounding = pd.read_csv(out / "tables" / "grounding.csv")
     assert {"clean", "text_only"} <= set(grounding["row"])
     assert grounding.loc[grounding["row"] == "clean", "p_adjusted"].notna().all()
