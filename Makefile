@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml scripts/install.sh
 	@touch $(STAMP)
 
 # The test command (CI runs exactly this through .ci/run). pytest exits 5 when it
-# collects no tests, which fails this target like any other failure.
+# collects no tests, which fails this target like any other failure. TEST_WORKERS
+# pytest-xdist processes (one per core of CI's 2-core machine), each test file kept on
+# one worker (its module fixtures are built once); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Everything but @pytest.mark.slow, for quick local iterations.
 test-fast: install
