@@ -3,8 +3,9 @@
 Builds the tiny zoo and the synthetic benchmark, checks the shipped tiny teachers (or
 fine-tunes them, and pretrains students, where a study asks), trains every method × family ×
 seed of ablations/tiny/demo.yaml, evaluates everything, measures where the models look and
-writes results/demo/report.md (+ .tex, .html, findings.json, figures). ``--build-teachers`` builds the demo teachers to ship instead
-(harness/demo/teachers.py). See docs/demo.md and harness/demo/.
+writes results/demo/report.md (+ .tex, .html, findings.json, figures). ``--build-teachers``
+builds the demo teachers to ship instead (harness/demo/teachers.py). See docs/demo.md and
+harness/demo/.
 """
 
 from __future__ import annotations

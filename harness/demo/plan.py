@@ -23,6 +23,8 @@ from harness.errors import HarnessError
 from harness.paths import REPO_ROOT
 
 DEMO_ABLATION = REPO_ROOT / "ablations" / "tiny" / "demo.yaml"
+#: The seven-method DriveBench-style study (`harness demo --ablation`), the demo before issue 19.
+DRIVEBENCH_ABLATION = REPO_ROOT / "ablations" / "tiny" / "drivebench_methods.yaml"
 FAMILIES = ("internvl3", "qwen2_5_vl")
 # The variant whose fine-tuned student and teachers stand for its family when the demo
 # evaluates them on their own (every variant of a family shares them).

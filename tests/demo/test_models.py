@@ -15,11 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.demo.plan import DEMO_ABLATION
+from harness.demo.plan import DRIVEBENCH_ABLATION
 
 pytestmark = pytest.mark.slow
-
-DRIVEBENCH_STUDY = DEMO_ABLATION.parent / "drivebench_methods.yaml"
 
 
 def test_a_study_that_fine_tunes_gets_its_teacher_and_pretrained_student_built_and_evaluated(tmp_path, monkeypatch):
@@ -27,7 +25,7 @@ def test_a_study_that_fine_tunes_gets_its_teacher_and_pretrained_student_built_a
     from harness.demo.pipeline import plan_demo
 
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    plan = plan_demo(ablation=DRIVEBENCH_STUDY, quick=True, out=tmp_path / "demo")
+    plan = plan_demo(ablation=DRIVEBENCH_ABLATION, quick=True, out=tmp_path / "demo")
     build_inputs(str(plan.ablation), 0, 1)
     prepared = prepare_family(str(plan.ablation), "qwen2_5_vl", "qwen2_5_vl_agp", str(plan.out), 1)
     assert prepared.family == "qwen2_5_vl" and set(prepared.folders) == set(prepared.evals) == {"student", "teacher"}

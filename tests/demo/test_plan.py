@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from harness.demo.plan import (DEMO_ABLATION, FAMILIES, METHODS, NEGATIVE_CONTROL, QUICK_DATA, QUICK_STEPS,
-                               REFERENCE_VARIANT, effective_ablation, families)
+from harness.demo.plan import (DEMO_ABLATION, DRIVEBENCH_ABLATION, FAMILIES, METHODS, NEGATIVE_CONTROL, QUICK_DATA,
+                               QUICK_STEPS, REFERENCE_VARIANT, effective_ablation, families)
 from harness.sweep.ablation import load_ablation
-
-#: The DriveBench-style study of all seven methods (`harness demo --ablation`), the demo before issue 19.
-DRIVEBENCH_STUDY = DEMO_ABLATION.parent / "drivebench_methods.yaml"
 
 
 def test_the_drivebench_study_has_every_method_for_both_families_with_two_seeds():
-    ablation = load_ablation(DRIVEBENCH_STUDY)  # builds every variant's recipe: a typo fails here
+    ablation = load_ablation(DRIVEBENCH_ABLATION)  # builds every variant's recipe: a typo fails here
     assert len(ablation.seeds) >= 2
     by_family: dict[str, set[str]] = {}
     for variant in ablation.spec.variants:
@@ -27,7 +24,7 @@ def test_the_drivebench_study_has_every_method_for_both_families_with_two_seeds(
 
 
 def test_every_run_of_a_family_shares_one_teacher_and_one_pretrained_student():
-    ablation = load_ablation(DRIVEBENCH_STUDY)
+    ablation = load_ablation(DRIVEBENCH_ABLATION)
     for family in FAMILIES:
         teachers, students = set(), set()
         for variant in ablation.spec.variants:
@@ -42,7 +39,7 @@ def test_every_run_of_a_family_shares_one_teacher_and_one_pretrained_student():
         assert '"seed":0' in students.pop() and '"seed":0' in teachers.pop()
 
 
-@pytest.mark.parametrize("source", [DEMO_ABLATION, DRIVEBENCH_STUDY], ids=["demo", "drivebench"])
+@pytest.mark.parametrize("source", [DEMO_ABLATION, DRIVEBENCH_ABLATION], ids=["demo", "drivebench"])
 def test_quick_form_cuts_every_size_and_keeps_the_structure(source, tmp_path):
     full = effective_ablation(source)
     quick = effective_ablation(source, quick=True)
@@ -77,8 +74,8 @@ def test_quick_form_cuts_every_size_and_keeps_the_structure(source, tmp_path):
 def test_model_paths_in_the_demo_file_are_made_absolute_against_it(tmp_path):
     """A teacher named by ``path`` (a shipped demo teacher) loads from wherever the effective file is written."""
     source = tmp_path / "demo.yaml"
-    data = yaml.safe_load(DRIVEBENCH_STUDY.read_text())
-    data["base"] = str((DRIVEBENCH_STUDY.parent / data["base"]).resolve())
+    data = yaml.safe_load(DRIVEBENCH_ABLATION.read_text())
+    data["base"] = str((DRIVEBENCH_ABLATION.parent / data["base"]).resolve())
     data["overrides"]["teachers"]["perception_teacher"] = {"family": "internvl3", "path": "teachers/internvl3"}
     source.write_text(yaml.safe_dump(data))
     effective = effective_ablation(source)
@@ -118,9 +115,9 @@ def test_a_demo_of_another_study_goes_to_its_own_folder_and_a_missing_file_is_on
     from harness.errors import HarnessError
 
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path))
-    plan = plan_demo(ablation=DRIVEBENCH_STUDY)
+    plan = plan_demo(ablation=DRIVEBENCH_ABLATION)
     assert plan.out == tmp_path / "demo-drivebench_methods" and plan.ablation.is_file()
-    assert plan_demo(ablation=DRIVEBENCH_STUDY, quick=True).out == tmp_path / "demo-drivebench_methods-quick"
+    assert plan_demo(ablation=DRIVEBENCH_ABLATION, quick=True).out == tmp_path / "demo-drivebench_methods-quick"
     assert plan_demo().out == tmp_path / "demo"
     with pytest.raises(HarnessError, match="no such demo ablation file"):
         plan_demo(ablation=tmp_path / "missing.yaml")
