@@ -3,6 +3,10 @@
 :func:`content_hash` (SHA-256 of :func:`canonical_json`) is the one hash of a
 JSON-serialisable value: a recipe's configuration (which names run folders), an
 evaluation's settings, a cached artefact's inputs, an ablation's fingerprint.
+:func:`folder_digest` is the content of a model folder (its config and weight files), and
+:func:`source_identity` is how every identity sees a model named by ``path``: by that
+content, so the same weights in another checkout are the same model and weights rebuilt
+in place are a different one.
 
 Checkpoints, teacher-target stores, fine-tuned and zoo models and synthetic
 benchmarks are written once and read by every later run. A flipped byte or a
@@ -25,6 +29,8 @@ from harness.errors import HarnessError
 
 CHECKSUMS = "checksums.json"
 _CHUNK = 1 << 20
+FULL_HASH_LIMIT = 256 << 20  # model files above this are hashed by size + sampled blocks
+MODEL_FILES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja")
 
 
 def canonical_json(data: Any) -> str:
@@ -47,6 +53,49 @@ def sha256_file(path: str | os.PathLike) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's size and bytes; above :data:`FULL_HASH_LIMIT`, of its size and 64
+    sampled 1 MiB blocks, so an 8B checkpoint is not read whole each time a recipe loads."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with open(path, "rb") as handle:
+        if size <= FULL_HASH_LIMIT:
+            while chunk := handle.read(_CHUNK):
+                h.update(chunk)
+        else:
+            for offset in range(0, size, max(_CHUNK, size // 64)):
+                handle.seek(offset)
+                h.update(handle.read(_CHUNK))
+    return h.hexdigest()
+
+
+_FOLDER_DIGESTS: dict[tuple, str] = {}
+
+
+def folder_digest(folder: str | os.PathLike) -> str:
+    """Hash of a model folder's config and weight files (:data:`MODEL_FILES`), by relative name
+    and :func:`file_digest`; remembered in-process while no file's size or mtime changes."""
+    folder = Path(folder)
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in MODEL_FILES]
+    stats = [(p.relative_to(folder).as_posix(), p.stat()) for p in files]
+    key = (str(folder.resolve()), tuple((rel, st.st_size, st.st_mtime_ns) for rel, st in stats))
+    if key not in _FOLDER_DIGESTS:
+        _FOLDER_DIGESTS[key] = content_hash([(rel, file_digest(p)) for (rel, _), p in zip(stats, files)])
+    return _FOLDER_DIGESTS[key]
+
+
+def source_identity(spec: dict[str, Any]) -> dict[str, Any]:
+    """A model's load spec as identities see it: a ``path`` that is a folder becomes
+    ``{"folder": folder_digest}``. Run and evaluation identities use it, so a run is not
+    trained again from another checkout of the same teacher, and is not reused when the
+    folder's weights were rebuilt in place. A path that is not (yet) a folder stays as written."""
+    path = spec.get("path")
+    if not isinstance(path, str) or not Path(path).expanduser().is_dir():
+        return spec
+    return {**spec, "path": {"folder": folder_digest(Path(path).expanduser())}}
 
 
 def _files(folder: Path) -> list[str]:

@@ -14,7 +14,7 @@ first-seed run (``student/`` in its run folder) see the same held-out clean item
 with the teacher's same item, and pooling seeds would count each item twice.
 
 The result is ``mechanism-<family>.json`` in the demo folder, keyed by what it was made
-from (the teacher's and students' checksummed folders, the items, the layers), so a
+from (the content of the teacher's and students' folders, the items, the layers), so a
 second demo with unchanged runs reads it back instead of capturing again.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.files import atomic_write_json
-from harness.integrity import content_hash
+from harness.integrity import content_hash, folder_digest
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,10 @@ def result_file(out: Path, family: str) -> Path:
     return Path(out) / f"mechanism-{family}.json"
 
 
-def _folder_digest(folder: str) -> str:
-    """The folder's checksums file (every weight file's hash), or its path when it has none."""
-    sums = Path(folder) / "checksums.json"
-    return content_hash(sums.read_text()) if sums.is_file() else folder
-
-
 def mechanism_key(family: str, teacher: System, students: Sequence[System], data: dict, n_items: int,
                   layers: Sequence[str]) -> str:
-    return content_hash({"v": VERSION, "family": family, "teacher": _folder_digest(teacher.folder),
-                         "students": [(s.label, _folder_digest(s.folder)) for s in students],
+    return content_hash({"v": VERSION, "family": family, "teacher": folder_digest(teacher.folder),
+                         "students": [(s.label, folder_digest(s.folder)) for s in students],
                          "data": data, "items": n_items, "layers": list(layers)})
 
 

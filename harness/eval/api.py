@@ -22,7 +22,7 @@ from harness.eval.aggregate import flat_summary
 from harness.eval.pipeline import load_settings, run_evaluation
 from harness.eval.prompts import resolve_system_prompt
 from harness.eval.rejudge import NoVerdicts, verdicts_missing
-from harness.integrity import content_hash
+from harness.integrity import content_hash, source_identity
 from harness.paths import results_dir
 from harness.registry import DATASETS, FAMILIES, JUDGES, did_you_mean
 from harness.rundir import RunDir, evaluation_path, open_evaluation
@@ -135,7 +135,7 @@ def evaluate(model: str, data: str, settings: Sequence[str] = ("clean",), judge:
     brief = resolve_system_prompt(system_prompt)
     settings = list(settings)
     per_setting = load_settings(dataset, settings, dataset_name=data_name, max_items=max_items)
-    identity = {"model": model_spec, "data": {"name": data_name, **data_opts}, "settings": settings,
+    identity = {"model": source_identity(model_spec), "data": {"name": data_name, **data_opts}, "settings": settings,
                 "judge": judge_obj.judge_id, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
                 "max_items": max_items, "system_prompt": brief}
     digest = content_hash(identity)

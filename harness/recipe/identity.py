@@ -14,6 +14,11 @@ without what does not change the trained weights or the scores:
 - each component's operational options (a class attribute ``operational``: the http
   judge's concurrency and timeouts, say).
 
+A model named by ``path`` (the student or a teacher) enters by its folder's content
+(:func:`harness.integrity.source_identity`), not by where it lies: the same study run from
+another checkout or copy of its teachers reuses its runs, and a teacher rebuilt in place
+makes new ones. A path that is not a folder (yet) enters as written.
+
 Run folders are ``<config-hash8>-s<seed>``. Folders named by the first identity (the
 recipe as written, seed included) are recognised through :func:`legacy_hash`.
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable
 
-from harness.integrity import content_hash
+from harness.integrity import content_hash, source_identity
 
 LABELS: tuple[str, ...] = ("name", "description", "seed")
 OPERATIONAL: tuple[tuple[str, ...], ...] = (
@@ -67,6 +72,11 @@ def configuration(resolved: dict[str, Any], operational: Iterable[tuple[str, ...
     config = copy.deepcopy({k: v for k, v in resolved.items() if k not in LABELS})
     for path in (*OPERATIONAL, *operational):
         _drop(config, tuple(path))
+    if isinstance(config.get("student"), dict):
+        config["student"] = source_identity(config["student"])
+    for key, teacher in (config.get("teachers") or {}).items():
+        if isinstance(teacher, dict):
+            config["teachers"][key] = source_identity(teacher)
     return config
 
 

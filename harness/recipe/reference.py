@@ -32,7 +32,9 @@ the run directory `results/runs/<name>/<config-hash8>-s<seed>/`: it leaves out `
 `description`, `seed` (so the seeds of one configuration share the hash) and the operational
 fields `train.log_every`, `train.checkpoint_every`, `eval.batch_size`, `cache.dir` and the
 components' operational options (the http judge's concurrency and timeouts, the synthetic
-data's `root`). `harness validate RECIPE...` checks recipes without running them: registry
+data's `root`). A student or teacher named by `path` enters the hash by its folder's config and
+weight files, not by where the folder is: the same study from another checkout reuses its runs,
+and a teacher rebuilt in place makes new ones. `harness validate RECIPE...` checks recipes without running them: registry
 names resolve, component options match the component's signature, layer specs parse;
 `--json` prints `{file, config_hash, run_folder}` per recipe.
 

@@ -17,36 +17,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.data.types import TrainSample
-from harness.integrity import content_hash
+from harness.integrity import content_hash, folder_digest
 
-FULL_HASH_LIMIT = 256 << 20  # files above this are hashed by size + sampled blocks
-BLOCK = 1 << 20
 TARGETS_VERSION = "targets-v1"  # bump when the stored layout of targets changes
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    h.update(str(size).encode())
-    with open(path, "rb") as handle:
-        if size <= FULL_HASH_LIMIT:
-            for chunk in iter(lambda: handle.read(BLOCK), b""):
-                h.update(chunk)
-        else:
-            for offset in range(0, size, max(BLOCK, size // 64)):
-                handle.seek(offset)
-                h.update(handle.read(BLOCK))
-    return h.hexdigest()
-
-
-def folder_digest(folder: str | os.PathLike) -> str:
-    """Hash of a model folder's config and weight files."""
-    folder = Path(folder)
-    parts = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja"):
-            parts.append((str(path.relative_to(folder)), file_digest(path)))
-    return content_hash(parts)
 
 
 def model_identity(loaded) -> str:

@@ -112,6 +112,30 @@ def test_evaluate_from_a_saved_folder(tmp_path, zoo_student):
     assert run.info()["summary"]["eval"]["n_items"] == 4
 
 
+
+def test_a_folder_is_evaluated_by_its_content(tmp_path, zoo_student):
+    """The same weights copied elsewhere are already evaluated; weights rebuilt in place are not
+    (before, the folder's path was the identity)."""
+    import shutil
+
+    import torch
+
+    here = tmp_path / "a" / "teachers" / "internvl3"
+    zoo_student.model.save_pretrained(here)
+    zoo_student.processor.save_pretrained(here)
+    there = tmp_path / "b" / "teachers" / "internvl3"
+    shutil.copytree(here, there)
+    kw = dict(data_options={"train": 8, "eval": 8}, max_items=2, max_new_tokens=2, results_root=tmp_path / "res",
+              progress=False)
+    first = evaluate(str(here), "synthetic", ["clean"], **kw)
+    assert evaluate(str(there), "synthetic", ["clean"], **kw).path == first.path
+    changed = type(zoo_student.model).from_pretrained(here)
+    with torch.no_grad():
+        next(changed.parameters()).add_(1.0)
+    changed.save_pretrained(here)
+    rebuilt = evaluate(str(here), "synthetic", ["clean"], **kw)
+    assert rebuilt.path != first.path and rebuilt.status == "finished"
+
 @pytest.mark.slow
 def test_absent_hub_weights_are_the_one_line_error_of_load_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -125,3 +125,39 @@ def test_validate_json_prints_file_hash_and_run_folder(tmp_path):
     recipe = load_recipe(path)
     assert record == {"file": str(path), "config_hash": recipe.hash,
                       "run_folder": str(run_path(tmp_path, "r", recipe.hash, recipe.seed))}
+
+
+def _teacher_folder(root, weights: bytes):
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps({"model_type": "internvl"}))
+    (root / "model.safetensors").write_bytes(weights)
+    return root
+
+
+def _with_path_teacher(path) -> dict:
+    return {**BASE, "teachers": {"t": {"family": "internvl3", "path": str(path)}}}
+
+
+def test_a_teacher_named_by_path_is_identified_by_its_content_not_its_place(tmp_path):
+    """The same teacher in another checkout is the same run; the teacher rebuilt in place is not
+    (before, the absolute path was the identity: both the other way round)."""
+    here = _teacher_folder(tmp_path / "a" / "teachers" / "internvl3", b"weights-1")
+    there = _teacher_folder(tmp_path / "b" / "teachers" / "internvl3", b"weights-1")
+    first = recipe_from_dict(_with_path_teacher(here))
+    assert recipe_from_dict(_with_path_teacher(there)).hash == first.hash
+    assert first.resolved["teachers"]["t"]["path"] == str(here)  # the recipe still says where it is
+    (here / "model.safetensors").write_bytes(b"weights-two")  # another size: the in-process memo keys on size and mtime
+    assert recipe_from_dict(_with_path_teacher(here)).hash != first.hash
+    (here / "model.safetensors").write_bytes(b"weights-1")
+    assert recipe_from_dict(_with_path_teacher(here)).hash == first.hash
+
+
+def test_a_path_that_is_not_a_folder_is_identified_as_written(tmp_path):
+    a, b = (recipe_from_dict(_with_path_teacher(tmp_path / name)).hash for name in ("x", "y"))
+    assert a != b
+
+
+def test_a_student_named_by_path_is_identified_by_its_content(tmp_path):
+    folders = [_teacher_folder(tmp_path / name, b"student") for name in ("a", "b")]
+    hashes = {recipe_from_dict({**BASE, "student": {"family": "internvl3", "path": str(f)}}).hash for f in folders}
+    assert len(hashes) == 1
