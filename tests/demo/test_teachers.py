@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from harness.demo.teachers import BUILD, BUILD_FILE, STEPS, build_for, build_teacher, check_teacher, teacher_folder
+from harness.demo.teachers import BUILD, BUILD_FILE, QUESTIONS, STEPS, build_for, build_teacher, check_teacher, teacher_folder
 from harness.errors import HarnessError
 
 TINY = {**BUILD, "data": {**BUILD["data"], "train": 8, "eval": 8}, "sft": {**build_for("internvl3")["sft"], "max_steps": 2, "epochs": 1}}
@@ -48,7 +48,8 @@ def test_the_demo_teachers_are_colour_question_teachers_of_the_zoo():
     assert BUILD["sft"]["seed"] == 0  # fixed: every rebuild on one machine gives the same weights
     for family, steps in STEPS.items():
         sft = build_for(family)["sft"]
-        assert sft["max_steps"] == steps and sft["epochs"] * 12800 // 16 >= steps  # the epochs reach the steps
+        assert build_for(family)["data"]["train"] == QUESTIONS[family]
+        assert sft["max_steps"] == steps and sft["epochs"] * QUESTIONS[family] // 16 >= steps  # the epochs reach the steps
     with pytest.raises(HarnessError, match="no demo teacher recipe"):
         build_for("qwen3_vl")
 
