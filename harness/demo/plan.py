@@ -31,9 +31,10 @@ FAMILIES = ("internvl3", "qwen2_5_vl")
 REFERENCE_VARIANT = "{family}_agp"
 BASELINE_METHOD = "SFT (CE only)"
 MULTI_AGP = "multi-teacher: AGP"
-#: Table 3's rows, in the paper's order.
+SINGLE_PERCEPTION = "single teacher: perception"
 NEGATIVE_CONTROL = "negative control: perception from a permuted teacher"
-METHODS = (BASELINE_METHOD, "single teacher: perception", "single teacher: reasoning", "single teacher: planning",
+#: Table 3's rows, in the paper's order.
+METHODS = (BASELINE_METHOD, SINGLE_PERCEPTION, "single teacher: reasoning", "single teacher: planning",
            "multi-teacher: sum", "multi-teacher: PCGrad", MULTI_AGP, NEGATIVE_CONTROL)
 
 # quick: every size cut down (synthetic counts, steps, generation length)

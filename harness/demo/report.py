@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.demo.plan import BASELINE_METHOD, METHODS, MULTI_AGP
+from harness.demo.plan import BASELINE_METHOD, METHODS, MULTI_AGP, NEGATIVE_CONTROL, SINGLE_PERCEPTION
 from harness.files import atomic_write_text
 from harness.report import plots, render
 from harness.report.findings import write_findings
@@ -134,6 +134,20 @@ def build_sections(collected: Collected, study: str, *, options: StatsOptions | 
         "Every method starts from the same student (pretrained, where the study pretrains one) and trains for the same "
         f"{steps if steps else 'number of'} optimizer steps on the same questions; only the objectives and the way "
         "their gradients are combined differ.", table3))
+
+    controls = _runs_where(students, "description", [SINGLE_PERCEPTION, NEGATIVE_CONTROL])
+    if {students.value_of(r, "description") for r in controls} == {SINGLE_PERCEPTION, NEGATIVE_CONTROL}:
+        contrast = build_table(students.subset(controls), TableSpec(
+            name="controls", kind="table3", rows="description", columns=COLUMNS, baseline=NEGATIVE_CONTROL,
+            order=(NEGATIVE_CONTROL, SINGLE_PERCEPTION), metrics=quality or (),
+            caption="The positive control (perception from the teacher) against the negative control (perception "
+                    "from the same teacher with its image columns permuted per sample), per family"), options=options)
+        sections.append(Section(
+            "controls", "Where or how much: the positive against the negative control",
+            "The two students differ only in the teacher maps they copy: the teacher's own, or the same maps with "
+            "each image's columns permuted (how much each text row looks at the image is kept, where it looks is "
+            "not). Table 3 tests each against SFT; this table tests whether copying where the teacher looks is "
+            "worth more than copying how much it looks.", contrast))
 
     robustness = build_settings_table(  # every student: "the distilled students use their images" is tested here
         collected.subset(list(students.runs["run_id"]) + evals), settings=list(settings),

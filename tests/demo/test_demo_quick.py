@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 #: The default demo's methods (ablations/tiny/demo.yaml), one seed each.
 DEMO_METHODS = {"SFT (CE only)", "single teacher: perception", "multi-teacher: AGP", NEGATIVE_CONTROL}
 SECTIONS = ("What was and was not significant", "Do the teachers use the image?", "Table 1 analogue",
-            "Table 2 analogue", "Table 3 analogue", "Robustness", "The mechanism: where the models look",
+            "Table 2 analogue", "Table 3 analogue", "Where or how much", "Robustness",
+            "The mechanism: where the models look",
             "How this was made")
 
 
@@ -48,13 +49,13 @@ def test_quick_demo_writes_the_whole_report(demo):
     for family in FAMILIES:
         assert family in md
     tex = (out / "report.tex").read_text()
-    assert tex.startswith("\\documentclass") and tex.count("\\begin{table}") == 5
+    assert tex.startswith("\\documentclass") and tex.count("\\begin{table}") == 6
     html = (out / "report.html").read_text()
-    assert html.count("<table>") == 5
+    assert html.count("<table>") == 6
     assert "What was and was not significant" in html and tex.count("\\item") >= 5
     assert "figures/forest_table3.png" in html and (out / "figures" / "forest_table3.png").stat().st_size > 0
     assert "<code>text_only</code>" in html and "`text_only`" not in html  # its Markdown is rendered
-    assert len(list((out / "tables").glob("*.csv"))) == 5
+    assert len(list((out / "tables").glob("*.csv"))) == 6
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings) >= {"inputs", "models", "students", "mechanism", "report", "total"}
     assert "demo [5/5]" in done.stdout
@@ -85,6 +86,12 @@ def test_table_csvs_hold_the_tested_comparisons(demo):
     robustness = pd.read_csv(out / "tables" / "robustness.csv")  # every student, tested text-only against clean
     tested_groups = set(robustness.loc[robustness["row"] == "text_only", "group"])
     assert {f"{family} / {method}" for family in FAMILIES for method in DEMO_METHODS} <= tested_groups
+    controls = pd.read_csv(out / "tables" / "controls.csv")  # where (perception) against how much (the control)
+    assert set(controls["group"]) == set(FAMILIES)
+    assert set(controls["row"]) == {"single teacher: perception", "negative control: perception from a permuted teacher"}
+    assert controls.loc[controls["row"] == "single teacher: perception", "p_adjusted"].notna().all()
+    findings = json.loads((out / "findings.json").read_text())["findings"]
+    assert {f["family"] for f in findings if f["table"] == "controls"} == set(FAMILIES)
     grounding = pd.read_csv(out / "tables" / "grounding.csv")
     assert {"clean", "text_only"} <= set(grounding["row"])
     assert grounding.loc[grounding["row"] == "clean", "p_adjusted"].notna().all()
