@@ -13,6 +13,10 @@ first-seed run (``student/`` in its run folder) see the same held-out clean item
 :mod:`harness.eval.mechanism`). The first seed only: agreement pairs a student's item
 with the teacher's same item, and pooling seeds would count each item twice.
 
+The teacher is also measured at each of its other layers (named by index, 0 = first): a
+teacher may look at the object in neither named layer (the Qwen2.5-VL teacher looks in its
+second and last, docs/demo.md), and the question of item 2 is whether it looks at all.
+
 The result is ``mechanism-<family>.json`` in the demo folder, keyed by what it was made
 from (the content of the teacher's and students' folders, the items, the layers), so a
 second demo with unchanged runs reads it back instead of capturing again.
@@ -32,7 +36,7 @@ from harness.integrity import content_hash, folder_digest
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # 2: the teacher's rows at every layer as well
 #: Layers compared, named as the signals name them (resolved per model depth).
 LAYERS = ("first", "penultimate")
 #: Held-out clean items captured per model (the first N of the evaluation split).
@@ -79,19 +83,24 @@ def measure_family(out: str, family: str, teacher: System, students: Sequence[Sy
     from harness.models import load_model
     from harness.registry import DATASETS
     from harness.report.mechanism import mechanism_rows
+    from harness.signals.layers import resolve_layers
 
     path = result_file(Path(out), family)
     key = mechanism_key(family, teacher, students, data, n_items, layers)
     start = time.perf_counter()
     with torch_threads(threads):
         items = DATASETS.build(data, field="demo mechanism data").eval_items("clean")[:n_items]
-        maps = {}
+        maps, every = {}, []
         for system in (teacher, *students):
             loaded = load_model({"family": family, "path": system.folder})
-            maps[system.label] = capture_text_to_vision(loaded, items, layers=layers, batch_size=16)
+            if system is teacher:  # the teacher at its other layers too: where it looks may be neither named one
+                named = {resolve_layers(layer, loaded.depth)[0] for layer in layers}
+                every = [str(i) for i in range(loaded.depth) if i not in named]
+            maps[system.label] = capture_text_to_vision(loaded, items, layers=[*layers, *(every if system is teacher else [])],
+                                                        batch_size=16)
             del loaded
         teacher_maps = maps[teacher.label]
-        rows = mechanism_rows(maps, teacher_maps, layers=layers)
+        rows = mechanism_rows(maps, teacher_maps, layers=layers, teacher_layers=every)
     for row in rows:
         row["family"] = family
     atomic_write_json(path, {"version": VERSION, "key": key, "family": family, "items": len(items),

@@ -40,7 +40,8 @@ MECHANISM_INTRO = (
     "of text-to-vision attention (rows after the image, pooled) on the referred object's image tokens, the prior "
     "(uniform attention's share, the object's fraction of tokens), their difference (lift, paired over items, "
     "frames resampled; Holm-adjusted over the table's lifts), and each student's map MSE and correlations against "
-    "its teacher at the same named layer. A student that learnt where its teacher looks agrees more than the SFT "
+    "its teacher at the same named layer. The teacher is also shown at its other layers, by index (0 is the "
+    "first). A student that learnt where its teacher looks agrees more than the SFT "
     "student does; the negative control (permuted image columns) should not.")
 
 

@@ -24,11 +24,17 @@ LAYERS = ("first", "penultimate")
 
 
 def mechanism_rows(systems: Mapping[str, Sequence[ItemMaps]], teacher: Sequence[ItemMaps] | None = None, *,
-                   layers: Sequence[str] = LAYERS, correction: str = "holm", **options) -> list[dict]:
-    """One JSON-able dict per (system, layer); ``options`` go to the bootstraps (``n_resamples``, ``seed``)."""
+                   layers: Sequence[str] = LAYERS, teacher_layers: Sequence[str] = (), correction: str = "holm",
+                   **options) -> list[dict]:
+    """One JSON-able dict per (system, layer); ``options`` go to the bootstraps (``n_resamples``, ``seed``).
+
+    ``teacher_layers``: more layers at which only the teacher's localisation is measured (its maps
+    must hold them): where a teacher looks need not be a layer the students are compared at.
+    Their lifts are corrected together with the others."""
     rows = []
     for name, maps in systems.items():
-        for layer in layers:
+        extra = [layer for layer in teacher_layers if layer not in layers] if maps is teacher else []
+        for layer in (*layers, *extra):
             where = localisation(maps, layer, **options)
             row = {"system": name, "layer": layer,
                    **{key: where[key].to_dict() for key in ("share", "prior", "lift", "row_entropy")}}

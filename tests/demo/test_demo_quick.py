@@ -104,11 +104,13 @@ def test_the_mechanism_stage_measures_the_teacher_and_every_method_of_each_famil
         result = json.loads((out / f"mechanism-{family}.json").read_text())
         systems = {r["system"] for r in result["rows"]}
         assert systems == {"teacher"} | DEMO_METHODS  # the teacher and each method's first seed
-        assert {r["layer"] for r in result["rows"]} == {"first", "penultimate"}
         students = [r for r in result["rows"] if r["system"] != "teacher"]
+        assert {r["layer"] for r in students} == {"first", "penultimate"}
         assert all(r["mse"]["mean"] is not None and r["share"]["n_items"] > 0 for r in students)
+        # the teacher (teacher_s: 6 layers) at its named layers and at each other one, by index
+        assert [r["layer"] for r in result["rows"] if r["system"] == "teacher"] == ["first", "penultimate", "1", "2", "3", "5"]
         lifts = [f for f in findings if f["table"] == "mechanism" and f["family"] == family]
-        assert len(lifts) == 2 * len(systems)
+        assert len(lifts) == 2 * len(systems) + 4
 
 
 def test_a_second_demo_reuses_every_run_and_evaluation(demo):
